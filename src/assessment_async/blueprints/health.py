@@ -1,0 +1,30 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from quart import Blueprint, ResponseReturnValue
+from quart_schema import hide
+
+from assessment_async.db import get_db
+from assessment_async.errors import RETRY_AFTER_SECONDS
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+@hide
+async def healthz() -> ResponseReturnValue:
+    """The process is up and serving; says nothing about the database."""
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+@hide
+async def readyz() -> ResponseReturnValue:
+    """Ready when the database answers a query within a second."""
+    try:
+        await get_db().ping()
+    except Exception as error:  # any failure means: do not route traffic here
+        body = {"status": "unavailable", "reason": f"database: {type(error).__name__}"}
+        return body, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    return {"status": "ready"}

@@ -1,0 +1,49 @@
+"""POST /api/sessions and GET /api/sessions/<sid>."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from quart import Blueprint, ResponseReturnValue
+from quart_schema import document_response, validate_request
+
+from assessment_async.auth import bearer_hash, new_token, require_session
+from assessment_async.db import get_db
+from assessment_async.domain.instruments import PHQ9
+from assessment_async.domain.models import SessionCreate, SessionCreated, SessionSummary
+from assessment_async.services import sessions
+
+bp = Blueprint("sessions", __name__, url_prefix="/api/sessions")
+
+
+@bp.post("")
+@validate_request(SessionCreate)
+@document_response(SessionCreated, 201)
+async def create_session(data: SessionCreate) -> ResponseReturnValue:
+    """Start a session; the token in the answer is shown once and opens every session route."""
+    token, token_hash = new_token()
+    async with get_db().connection() as conn:
+        row = await sessions.insert_session(conn, token_hash, data.participant_ref)
+    body = {"session_id": row["id"], "token": token, "created_at": row["created_at"]}
+    return body, 201, {"Cache-Control": "no-store"}
+
+
+@bp.get("/<uuid:sid>")
+@document_response(SessionSummary)
+async def get_session(sid: UUID) -> ResponseReturnValue:
+    """The session's state: how far the PHQ-9 got, and whether it needs a clinician."""
+    token_hash = bearer_hash()
+    async with get_db().connection() as conn:
+        await require_session(conn, sid, token_hash)
+        row = await sessions.select_summary(conn, sid, PHQ9.key)
+    return {
+        "session_id": row["id"],
+        "participant_ref": row["participant_ref"],
+        "created_at": row["created_at"],
+        "phq": {
+            "answered": row["answered"],
+            "submitted": row["assessment_id"] is not None,
+            "assessment_id": row["assessment_id"],
+            "item9_positive": bool(row["flagged"]),
+        },
+    }

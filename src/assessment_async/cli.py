@@ -1,0 +1,115 @@
+"""`assessment-async`: serve the API, manage the schema.
+
+    assessment-async serve [--host H] [--port N] [--workers N] [--no-migrate]
+    assessment-async db upgrade [REVISION]
+    assessment-async db status
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from assessment_async import migrate
+from assessment_async.config import Settings
+from assessment_async.embedded_db import EmbeddedPostgres
+
+log = logging.getLogger("assessment_async")
+
+EMBEDDED_DATABASE = "assessment"
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[str]:
+    """DATABASE_URL, or the embedded server's URL (started here and stopped after, if needed)."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    server = EmbeddedPostgres(settings.data_dir, settings.embedded_pg_port)
+    server.start()
+    try:
+        yield server.ensure_database(EMBEDDED_DATABASE)
+    finally:
+        if server.started_here:
+            log.info("stopping the embedded PostgreSQL")
+            server.stop()
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from hypercorn.config import Config
+    from hypercorn.run import run
+
+    with database(settings) as url:
+        if args.no_migrate:
+            waiting = migrate.pending(url)
+            if waiting:
+                log.error("the database schema is behind (%s): run `assessment-async db upgrade`",
+                          ", ".join(waiting))
+                return 2
+        else:
+            migrate.upgrade(url)
+        # Workers import assessment_async.asgi, which reads the environment.
+        os.environ["DATABASE_URL"] = url
+        config = Config()
+        config.application_path = "assessment_async.asgi:app"
+        config.bind = [f"{args.host}:{args.port}"]
+        config.worker_class = "uvloop"
+        config.workers = 0 if args.workers == 1 else args.workers  # 0: serve in this process
+        config.accesslog = None
+        config.errorlog = logging.getLogger("hypercorn.error")  # through our handler, once
+        config.graceful_timeout = 10.0
+        log.info("serving on http://%s:%s (%s worker%s)", args.host, args.port, args.workers,
+                 "" if args.workers == 1 else "s")
+        return run(config)
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    with database(settings) as url:
+        migrate.upgrade(url, args.revision)
+        log.info("schema at %s", args.revision)
+    return 0
+
+
+def cmd_db_status(args: argparse.Namespace, settings: Settings) -> int:
+    with database(settings) as url:
+        waiting = migrate.pending(url)
+    print("up to date" if not waiting else f"pending: {', '.join(waiting)}")
+    return 0 if not waiting else 1
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="assessment-async", description=__doc__.split("\n")[0])
+    commands = root.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the API with Hypercorn (uvloop)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--no-migrate", action="store_true",
+                       help="refuse to start if migrations are pending instead of applying them")
+    serve.set_defaults(handler=cmd_serve)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
+    upgrade = db.add_parser("upgrade", help="apply migrations")
+    upgrade.add_argument("revision", nargs="?", default="head")
+    upgrade.set_defaults(handler=cmd_db_upgrade)
+    status = db.add_parser("status", help="list migrations not yet applied (exit 1 if any)")
+    status.set_defaults(handler=cmd_db_status)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    handler: Callable[[argparse.Namespace, Settings], int] = args.handler
+    return handler(args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Request and response bodies of the API contract (pydantic), shared by both apps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+
+class Strict(BaseModel):
+    # Unknown fields are refused, so a typo in a field name is a 422 rather than silently lost.
+    model_config = ConfigDict(extra="forbid")
+
+
+class SessionCreate(Strict):
+    participant_ref: str | None = Field(None, max_length=200)
+
+
+class SessionCreated(BaseModel):
+    session_id: UUID
+    token: str = Field(description="Bearer token for this session; shown once, never again")
+    created_at: datetime
+
+
+class AnswerIn(Strict):
+    answer: StrictInt = Field(ge=0, le=3)
+
+
+class AnswerOut(BaseModel):
+    question_id: int
+    answer: int
+    updated_at: datetime
+
+
+class ResponseIn(Strict):
+    question_id: StrictInt
+    answer: StrictInt = Field(ge=0, le=3)
+
+
+class SubmitIn(Strict):
+    responses: list[ResponseIn] = Field(default_factory=list, max_length=50)
+
+
+class Alert(BaseModel):
+    code: str
+    message: str
+
+
+class AssessmentOut(BaseModel):
+    assessment_id: UUID
+    instrument: str
+    total_score: int
+    severity: str
+    item9_positive: bool = Field(description="Item 9 (self-harm) above 0: a clinician must review")
+    difficulty: int | None
+    submitted_at: datetime
+    alerts: list[Alert] = Field(description="Non-empty when a clinician must act")
+
+
+class PhqState(BaseModel):
+    responses: list[AnswerOut]
+    assessment: AssessmentOut | None
+
+
+class PhqSummary(BaseModel):
+    answered: int
+    submitted: bool
+    assessment_id: UUID | None
+    item9_positive: bool
+
+
+class SessionSummary(BaseModel):
+    session_id: UUID
+    participant_ref: str | None
+    created_at: datetime
+    phq: PhqSummary
+
+
+class ErrorDetail(BaseModel):
+    field: str | None = None
+    message: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[ErrorDetail] = []
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody

@@ -1,0 +1,35 @@
+"""JSON in and out with orjson: RFC 3339 datetimes and UUIDs natively, strict parsing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from pydantic_core import to_jsonable_python
+from quart.json.provider import DefaultJSONProvider
+from quart.wrappers import Request
+
+from assessment_async.errors import APIError
+
+
+class OrjsonProvider(DefaultJSONProvider):
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        # OpenAPI documents key responses by status code, an int.
+        return orjson.dumps(obj, default=to_jsonable_python,
+                            option=orjson.OPT_NON_STR_KEYS).decode()
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return orjson.loads(s)
+
+
+class APIRequest(Request):
+    """Body errors in the contract's words: 415 for a body that is not JSON, 400 for bad JSON."""
+
+    async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        if not (force or silent or self.is_json):
+            raise APIError(415, "UNSUPPORTED_MEDIA_TYPE", "Send the body as JSON with "
+                           "'Content-Type: application/json'.")
+        return await super().get_json(force=force, silent=silent, cache=cache)
+
+    def on_json_loading_failed(self, error: Exception) -> Any:
+        raise APIError(400, "MALFORMED_JSON", f"The request body is not valid JSON: {error}.")

@@ -1,0 +1,102 @@
+"""Fixtures: one real PostgreSQL per test run, the app with its lifespan, a fresh session.
+
+With TEST_DATABASE_URL set, the tests use that server (its database is emptied); otherwise
+they start the embedded PostgreSQL and use a database of their own, made anew each run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import UUID
+
+import asyncpg
+import pytest
+from quart import Quart
+from quart.typing import TestClientProtocol
+
+from assessment_async import migrate
+from assessment_async.app import create_app
+from assessment_async.config import Settings
+from assessment_async.embedded_db import EmbeddedPostgres
+
+TEST_DATABASE = "assessment_test"
+FRONTEND = "https://frontend.example"
+
+
+@pytest.fixture(name="database_url", scope="session")
+def _database_url() -> Iterator[str]:
+    url = os.environ.get("TEST_DATABASE_URL")
+    server = None
+    if url is None:
+        data_dir = Path(os.environ.get("DATA_DIR", ".data"))
+        server = EmbeddedPostgres(data_dir, int(os.environ.get("EMBEDDED_PG_PORT", "54329")))
+        server.start()
+        url = server.ensure_database(TEST_DATABASE, fresh=True)
+    migrate.upgrade(url)
+    yield url
+    if server is not None and server.started_here:
+        server.stop()
+
+
+@pytest.fixture(name="settings")
+def _settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, cors_origins=[FRONTEND])
+
+
+@pytest.fixture(name="app")
+async def _app(settings: Settings, database_url: str) -> AsyncIterator[Quart]:
+    app = create_app(settings)
+    async with app.test_app():
+        yield app
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("TRUNCATE sessions CASCADE")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(name="client")
+def _client(app: Quart) -> TestClientProtocol:
+    return app.test_client()
+
+
+@pytest.fixture(name="conn")
+async def _conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A plain asyncpg connection for service tests, with the app's jsonb codec."""
+    conn = await asyncpg.connect(database_url)
+    await conn.set_type_codec("jsonb", encoder=str, decoder=json.loads,
+                              schema="pg_catalog")
+    try:
+        yield conn
+    finally:
+        await conn.execute("TRUNCATE sessions CASCADE")
+        await conn.close()
+
+
+@dataclass
+class Participant:
+    session_id: UUID
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def url(self, path: str = "") -> str:
+        return f"/api/sessions/{self.session_id}{path}"
+
+
+async def new_participant(client: TestClientProtocol) -> Participant:
+    response = await client.post("/api/sessions", json={})
+    assert response.status_code == 201
+    body = await response.get_json()
+    return Participant(UUID(body["session_id"]), body["token"])
+
+
+@pytest.fixture(name="participant")
+async def _participant(client: TestClientProtocol) -> Participant:
+    return await new_participant(client)
