@@ -16,7 +16,7 @@ from uuid import UUID
 import asyncpg
 import pytest
 from quart import Quart
-from quart.typing import TestClientProtocol
+from quart.typing import TestClientProtocol as Client
 
 from assessment_async import migrate
 from assessment_async.app import create_app
@@ -60,7 +60,7 @@ async def _app(settings: Settings, database_url: str) -> AsyncIterator[Quart]:
 
 
 @pytest.fixture(name="client")
-def _client(app: Quart) -> TestClientProtocol:
+def _client(app: Quart) -> Client:
     return app.test_client()
 
 
@@ -90,7 +90,7 @@ class Participant:
         return f"/api/sessions/{self.session_id}{path}"
 
 
-async def new_participant(client: TestClientProtocol) -> Participant:
+async def new_participant(client: Client) -> Participant:
     response = await client.post("/api/sessions", json={})
     assert response.status_code == 201
     body = await response.get_json()
@@ -98,5 +98,5 @@ async def new_participant(client: TestClientProtocol) -> Participant:
 
 
 @pytest.fixture(name="participant")
-async def _participant(client: TestClientProtocol) -> Participant:
+async def _participant(client: Client) -> Participant:
     return await new_participant(client)

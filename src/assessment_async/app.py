@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from typing import Any
 
 from quart import Quart
 from quart_cors import cors
@@ -14,7 +15,7 @@ from assessment_async.db import Database
 from assessment_async.errors import register_error_handlers
 from assessment_async.jsonio import APIRequest, OrjsonProvider
 
-SECURITY = {"session_token": {"type": "http", "scheme": "bearer"}}
+SECURITY: dict[str, Any] = {"session_token": {"type": "http", "scheme": "bearer"}}
 
 
 def create_app(settings: Settings, database_url: str | None = None) -> Quart:
@@ -46,7 +47,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> Quart:
     register_error_handlers(app)
 
     @app.while_serving
-    async def _lifespan() -> AsyncIterator[None]:
+    async def _lifespan() -> AsyncGenerator[None, None]:
         app.extensions["db"] = Database(settings, url)
         yield
         await app.extensions.pop("db").dispose()

@@ -14,13 +14,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+from asyncpg import Connection
 from quart import current_app
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from assessment_async.config import Settings, driver_url
-
-Connection = asyncpg.Connection
 
 
 class Database:

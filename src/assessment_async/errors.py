@@ -56,7 +56,7 @@ def error_response(error: APIError) -> Response:
 
 
 def validation_details(error: ValidationError) -> list[dict[str, Any]]:
-    """Pydantic's errors as [{field, message}], the field a dotted path such as responses.0.answer."""
+    """Pydantic's errors as [{field, message}]; field is a dotted path like responses.0.answer."""
     return [
         {"field": ".".join(str(part) for part in item["loc"]) or None, "message": item["msg"]}
         for item in error.errors(include_url=False)
