@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -22,6 +24,7 @@ from assessment_async import migrate
 from assessment_async.app import create_app
 from assessment_async.config import Settings
 from assessment_async.embedded_db import EmbeddedPostgres
+from assessment_async.fake_llm.launch import running_fake_llm
 
 TEST_DATABASE = "assessment_test"
 FRONTEND = "https://frontend.example"
@@ -42,21 +45,40 @@ def _database_url() -> Iterator[str]:
         server.stop()
 
 
+# Fast answers for tests: 12 tokens, the first after 10 ms, then one every 2 ms.
+FAKE_LLM_FLAGS = ("--ttft", "0.01", "--tokens", "12", "--gap", "0.002", "--seed", "7")
+
+
+@pytest.fixture(name="fake_llm_url", scope="session")
+def _fake_llm_url() -> Iterator[str]:
+    """The fake LLM as a real server in its own process, for the whole run."""
+    with running_fake_llm(*FAKE_LLM_FLAGS) as url:
+        yield url
+
+
 @pytest.fixture(name="settings")
-def _settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, cors_origins=[FRONTEND])
+def _settings(database_url: str, fake_llm_url: str) -> Settings:
+    return Settings(database_url=database_url, llm_base_url=fake_llm_url,
+                    cors_origins=[FRONTEND])
 
 
-@pytest.fixture(name="app")
-async def _app(settings: Settings, database_url: str) -> AsyncIterator[Quart]:
-    app = create_app(settings)
+@asynccontextmanager
+async def serving(settings: Settings, **overrides: Any) -> AsyncIterator[Quart]:
+    """The app with its lifespan running, built from settings with `overrides` applied."""
+    app = create_app(settings.model_copy(update=overrides))
     async with app.test_app():
         yield app
-    conn = await asyncpg.connect(database_url)
+    conn = await asyncpg.connect(settings.database_url)
     try:
         await conn.execute("TRUNCATE sessions CASCADE")
     finally:
         await conn.close()
+
+
+@pytest.fixture(name="app")
+async def _app(settings: Settings) -> AsyncIterator[Quart]:
+    async with serving(settings) as app:
+        yield app
 
 
 @pytest.fixture(name="client")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -9,21 +10,22 @@ from quart import Quart
 from quart_cors import cors
 from quart_schema import QuartSchema
 
-from assessment_async.blueprints import health, phq, sessions
+from assessment_async.blueprints import chat, health, phq, sessions
 from assessment_async.config import Settings
 from assessment_async.db import Database
 from assessment_async.errors import register_error_handlers
 from assessment_async.jsonio import APIRequest, OrjsonProvider
+from assessment_async.llm_client import LLMClient
 
 SECURITY: dict[str, Any] = {"session_token": {"type": "http", "scheme": "bearer"}}
 
 
-def create_app(settings: Settings, database_url: str | None = None) -> Quart:
-    """Build the app; `database_url` overrides settings (the CLI passes the embedded server's)."""
-    url = database_url or settings.database_url
-    if url is None:
-        raise ValueError("no database: set DATABASE_URL, or start through the CLI, which "
-                         "starts the embedded PostgreSQL")
+def create_app(settings: Settings) -> Quart:
+    """Build the app from settings; the CLI fills in the embedded database and fake LLM."""
+    url, llm_url = settings.database_url, settings.llm_base_url
+    if url is None or llm_url is None:
+        raise ValueError("DATABASE_URL and LLM_BASE_URL are needed; `assessment-async serve` "
+                         "starts the embedded PostgreSQL and the fake LLM when they are unset")
     app = Quart(__name__)
     app.request_class = APIRequest
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -42,14 +44,19 @@ def create_app(settings: Settings, database_url: str | None = None) -> Quart:
              allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
              expose_headers=["X-Clinical-Alert", "Retry-After"], max_age=600)
 
-    for blueprint in (health.bp, sessions.bp, phq.bp):
+    for blueprint in (health.bp, sessions.bp, phq.bp, chat.bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
 
     @app.while_serving
     async def _lifespan() -> AsyncGenerator[None, None]:
         app.extensions["db"] = Database(settings, url)
+        app.extensions["llm"] = LLMClient(settings, llm_url)
+        app.extensions["background"] = set()
         yield
+        # Turns being stored after their client left must land before the pool closes.
+        await asyncio.gather(*app.extensions["background"], return_exceptions=True)
+        await app.extensions.pop("llm").aclose()
         await app.extensions.pop("db").dispose()
 
     return app

@@ -39,11 +39,24 @@ def database(settings: Settings) -> Iterator[str]:
             server.stop()
 
 
+@contextmanager
+def upstream(settings: Settings) -> Iterator[str]:
+    """LLM_BASE_URL, or a fake LLM started beside the app for as long as it serves."""
+    if settings.llm_base_url:
+        yield settings.llm_base_url
+        return
+    from assessment_async.fake_llm.launch import running_fake_llm
+
+    with running_fake_llm() as url:
+        log.info("no LLM_BASE_URL: the fake LLM answers chats at %s", url)
+        yield url
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from hypercorn.config import Config
     from hypercorn.run import run
 
-    with database(settings) as url:
+    with database(settings) as url, upstream(settings) as llm_url:
         if args.no_migrate:
             waiting = migrate.pending(url)
             if waiting:
@@ -54,6 +67,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             migrate.upgrade(url)
         # Workers import assessment_async.asgi, which reads the environment.
         os.environ["DATABASE_URL"] = url
+        os.environ["LLM_BASE_URL"] = llm_url
         config = Config()
         config.application_path = "assessment_async.asgi:app"
         config.bind = [f"{args.host}:{args.port}"]
@@ -81,6 +95,36 @@ def cmd_db_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if not waiting else 1
 
 
+def cmd_fake_llm(args: argparse.Namespace, settings: Settings) -> int:
+    import dataclasses
+
+    import uvloop
+
+    from assessment_async.fake_llm.profile import Profile
+    from assessment_async.fake_llm.server import serve
+
+    profile = Profile(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Profile)})
+    log.info("fake LLM on http://%s:%s/v1 with %s", args.host, args.port, profile)
+    try:
+        uvloop.run(serve(profile, args.host, args.port))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def add_profile_flags(command: argparse.ArgumentParser) -> None:
+    """One flag per Profile field, with its default and help from the dataclass."""
+    import dataclasses
+
+    from assessment_async.fake_llm.profile import FAULTS, Profile
+
+    for field in dataclasses.fields(Profile):
+        kind = {"int": int, "float": float}.get(str(field.type), str)
+        extra: dict[str, object] = {"choices": FAULTS} if field.name == "fault" else {}
+        command.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, type=kind,
+                             default=field.default, **extra)  # type: ignore[arg-type]
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="assessment-async", description=__doc__.split("\n")[0])
     commands = root.add_subparsers(dest="command", required=True)
@@ -92,6 +136,14 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-migrate", action="store_true",
                        help="refuse to start if migrations are pending instead of applying them")
     serve.set_defaults(handler=cmd_serve)
+
+    fake = commands.add_parser(
+        "fake-llm", help="serve the fake OpenAI-compatible LLM (profile flags below; the "
+        "X-Fake-LLM request header overrides them per request, e.g. 'fault=cut,fault_at=3')")
+    fake.add_argument("--host", default="127.0.0.1")
+    fake.add_argument("--port", type=int, default=8100)
+    add_profile_flags(fake)
+    fake.set_defaults(handler=cmd_fake_llm)
 
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
     upgrade = db.add_parser("upgrade", help="apply migrations")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIB = 1024 * 1024
@@ -29,6 +29,29 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(16 * MIB, ge=1024, le=16 * MIB)
     log_level: str = "INFO"
 
+    # The LLM upstream, OpenAI style (ending in /v1). None: `serve` starts the fake LLM.
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr = SecretStr("not-needed")
+    llm_model: str = "fake-llm"
+    # Extra headers for every upstream call, as JSON, e.g. '{"X-Title": "assessment"}'.
+    llm_extra_headers: dict[str, str] = {}
+    # "aiohttp" (httpx over the httpx-aiohttp transport) or "httpx" (httpx's own transport).
+    llm_transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    llm_connect_timeout: float = Field(5.0, gt=0)
+    # Longest silence between two chunks of a stream (and before the first).
+    llm_read_timeout: float = Field(30.0, gt=0)
+    # Longest a whole turn may take; Quart's 60 s response timeout is off for streams.
+    llm_turn_timeout: float = Field(180.0, gt=0)
+    # Open upstream streams per worker; a chat beyond it waits llm_slot_timeout, then 503.
+    llm_max_streams: int = Field(1000, ge=1)
+    llm_slot_timeout: float = Field(5.0, ge=0)
+    # Earlier turns sent with each prompt.
+    llm_history_turns: int = Field(10, ge=0, le=100)
+    llm_system_prompt: str = (
+        "You are a supportive assistant in a mental-health assessment. Listen, reflect, and "
+        "encourage the participant to talk with their care team; never diagnose."
+    )
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -46,6 +69,10 @@ class Settings(BaseSettings):
                 "the driver is chosen by the app"
             )
         return value
+
+
+def chat_completions_url(base_url: str) -> str:
+    return base_url.rstrip("/") + "/chat/completions"
 
 
 def driver_url(url: str, driver: str) -> str:

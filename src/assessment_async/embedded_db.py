@@ -12,13 +12,14 @@ import importlib.util
 import logging
 import os
 import pwd
-import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
+
+from assessment_async.ports import free_port, port_is_free
 
 log = logging.getLogger(__name__)
 
@@ -122,11 +123,9 @@ class EmbeddedPostgres:
         return int(lines[3])
 
     def _pick_port(self) -> int:
-        if _port_is_free(self.preferred_port):
+        if port_is_free(self.preferred_port):
             return self.preferred_port
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port: int = probe.getsockname()[1]
+        port = free_port()
         log.warning("port %s is taken; embedded PostgreSQL uses %s", self.preferred_port, port)
         return port
 
@@ -155,16 +154,6 @@ class EmbeddedPostgres:
                 f"{name} failed ({result.returncode}): {result.stderr.strip()}{hint}"
             )
         return result.stdout or ""
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def _ensure_system_user(name: str) -> pwd.struct_passwd:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     SmallInteger,
@@ -71,6 +72,44 @@ assessments = Table(
     Column("answers", JSONB, nullable=False),
     Column("submitted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     UniqueConstraint("session_id", "instrument", name="uq_assessments_session_instrument"),
+)
+
+chat_turns = Table(
+    "chat_turns",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("session_id", UUID(as_uuid=True),
+           ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("turn_number", Integer, nullable=False),
+    Column("user_message", Text, nullable=False),
+    # What the assistant said, exactly as relayed to the client; None until the turn ends.
+    Column("ai_message", Text, nullable=True),
+    # streaming -> complete | partial (client left or upstream broke mid-stream) | failed
+    Column("status", Text, nullable=False),
+    Column("error_code", Text, nullable=True),
+    Column("model", Text, nullable=False),
+    Column("completion_tokens", Integer, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("completed_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("session_id", "turn_number", name="uq_chat_turns_session_turn"),
+    CheckConstraint("status IN ('streaming', 'complete', 'partial', 'failed')", name="status"),
+)
+
+# At most one turn streams per session: a second chat while one streams is refused (409).
+Index("uq_chat_turns_one_streaming", chat_turns.c.session_id, unique=True,
+      postgresql_where=chat_turns.c.status == "streaming")
+
+chat_messages = Table(
+    "chat_messages",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("session_id", UUID(as_uuid=True),
+           ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("role", Text, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("metadata", JSONB, nullable=False, server_default="{}"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("role IN ('user', 'assistant', 'system')", name="role"),
 )
 
 Index("ix_assessments_flagged", assessments.c.flagged, postgresql_where=assessments.c.flagged)

@@ -73,7 +73,8 @@ def closed_port() -> int:
 
 async def test_database_down_gives_503_with_retry_after() -> None:
     url = f"postgresql://postgres@127.0.0.1:{closed_port()}/nowhere"
-    app = create_app(Settings(database_url=url, db_connect_timeout=1))
+    app = create_app(Settings(database_url=url, llm_base_url="http://127.0.0.1:9/v1",
+                              db_connect_timeout=1))
     async with app.test_app():
         client = app.test_client()
         ready = await client.get("/readyz")

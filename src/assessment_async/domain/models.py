@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
 
 
 class Strict(BaseModel):
@@ -90,3 +91,40 @@ class ErrorBody(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorBody
+
+
+MAX_MESSAGE_CHARS = 4000
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must contain more than whitespace")
+    return value
+
+
+class ChatIn(Strict):
+    message: Annotated[str, Field(min_length=1, max_length=MAX_MESSAGE_CHARS),
+                       AfterValidator(_not_blank)]
+
+
+class TurnOut(BaseModel):
+    turn_number: int
+    user_message: str
+    ai_message: str | None
+    status: Literal["streaming", "complete", "partial", "failed"]
+    error_code: str | None
+    created_at: datetime
+    completed_at: datetime | None
+
+
+class MessageIn(Strict):
+    role: Literal["user", "assistant", "system"]
+    content: Annotated[str, Field(min_length=1, max_length=MAX_MESSAGE_CHARS),
+                       AfterValidator(_not_blank)]
+    metadata: dict[str, Any] = Field(default_factory=dict, max_length=50)
+
+
+class MessageOut(BaseModel):
+    message_id: UUID
+    role: str
+    created_at: datetime

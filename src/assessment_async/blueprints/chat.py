@@ -1,0 +1,172 @@
+"""The LLM chat: a streamed turn (Server-Sent Events), the turn history, saved messages."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from quart import Blueprint, Response, ResponseReturnValue, current_app
+from quart_schema import document_response, validate_request
+
+from assessment_async.auth import bearer_hash, require_session
+from assessment_async.config import Settings
+from assessment_async.db import Database, get_db
+from assessment_async.domain.chat import build_prompt, outcome, sse
+from assessment_async.domain.models import ChatIn, MessageIn, MessageOut, TurnOut
+from assessment_async.errors import APIError
+from assessment_async.llm_client import LLMClient, SlotTimeout, StreamResult, UpstreamError
+from assessment_async.services import chat
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("chat", __name__, url_prefix="/api/sessions/<uuid:sid>")
+
+# A turn still `streaming` this long after the turn cap was cut off by a dead server.
+STALE_MARGIN_SECONDS = 60
+
+
+def settings() -> Settings:
+    value: Settings = current_app.extensions["settings"]
+    return value
+
+
+def llm() -> LLMClient:
+    client: LLMClient = current_app.extensions["llm"]
+    return client
+
+
+def outlive_cancellation(
+    work: Coroutine[Any, Any, bool], pending: set[asyncio.Task[Any]]
+) -> asyncio.Task[bool]:
+    """Run `work` as its own task, kept in `pending` until done, so a disconnect cannot cut
+    it short and the app's shutdown waits for it."""
+    task = asyncio.ensure_future(work)
+    pending.add(task)
+    task.add_done_callback(pending.discard)
+    return task
+
+
+@bp.post("/chat")
+@validate_request(ChatIn)
+async def create_conversation_turn(sid: UUID, data: ChatIn) -> ResponseReturnValue:
+    """Send a message; the answer streams back as `token` events, then `done` or `error`."""
+    token_hash = bearer_hash()
+    config, client = settings(), llm()
+    try:
+        await client.acquire_slot()
+    except SlotTimeout:
+        raise APIError(503, "LLM_BUSY", "Too many conversations are streaming; retry in a few "
+                       "seconds.", headers={"Retry-After": "5"}) from None
+    try:
+        async with get_db().connection() as conn:
+            await require_session(conn, sid, token_hash)
+            history = await chat.select_recent_turns(conn, sid, config.llm_history_turns)
+            turn = await chat.insert_turn(conn, sid, data.message, config.llm_model,
+                                          config.llm_turn_timeout + STALE_MARGIN_SECONDS)
+    except chat.TurnInProgress:
+        client.release_slot()
+        raise APIError(409, "TURN_IN_PROGRESS", "The previous answer is still streaming; "
+                       "send the next message after its `done` event.",
+                       headers={"Retry-After": "1"}) from None
+    except BaseException:
+        client.release_slot()
+        raise
+    messages = build_prompt(config.llm_system_prompt, history, data.message)
+    # The body runs after this handler returns, outside the app context: pass what it needs.
+    turn_store = TurnStore(get_db(), turn["id"], current_app.extensions["background"])
+    response = Response(relay(client, turn_store, turn["turn_number"], messages),
+                        mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    response.timeout = None  # the turn cap bounds the stream, not Quart's 60 s default
+    return response
+
+
+@dataclass
+class TurnStore:
+    """Where and how a turn's end is written, even after its client has gone."""
+
+    db: Database
+    turn_id: UUID
+    background: set[asyncio.Task[Any]]
+
+    async def save(self, parts: list[str], status: str, error_code: str | None,
+                   result: StreamResult) -> bool:
+        """Write the turn's end in its own task; False (logged) when the database refused."""
+        return await asyncio.shield(outlive_cancellation(
+            self._write(parts, status, error_code, result), self.background))
+
+    async def _write(self, parts: list[str], status: str, error_code: str | None,
+                     result: StreamResult) -> bool:
+        try:
+            async with self.db.connection() as conn:
+                await chat.finish_turn(conn, self.turn_id, "".join(parts), status, error_code,
+                                       result.completion_tokens)
+        except Exception:
+            log.exception("could not store the end of turn %s", self.turn_id)
+            return False
+        return True
+
+
+async def relay(
+    client: LLMClient, turn: TurnStore, turn_number: int, messages: list[dict[str, str]],
+) -> AsyncIterator[bytes]:
+    """Relay upstream deltas as `token` events; store the turn before the final event."""
+    parts: list[str] = []
+    result = StreamResult()
+    failure: UpstreamError | None = None
+    ended = False
+    try:
+        async with aclosing(client.stream_chat(messages, result)) as deltas:
+            async for delta in deltas:
+                parts.append(delta)
+                yield sse("token", {"delta": delta})
+        ended = True
+    except UpstreamError as error:
+        failure = error
+    except BaseException:  # the client went away: CancelledError or GeneratorExit
+        await turn.save(parts, outcome(bool(parts), False), "CLIENT_DISCONNECTED", result)
+        raise
+    finally:
+        client.release_slot()
+
+    status = outcome(bool(parts), ended)
+    saved = await turn.save(parts, status, failure.code if failure else None, result)
+    if not saved:
+        yield sse("error", {"code": "TURN_NOT_SAVED", "turn_number": turn_number,
+                            "message": "The answer could not be saved; send the message again."})
+    elif failure is not None:
+        yield sse("error", {"code": failure.code, "message": failure.message,
+                            "turn_number": turn_number, "status": status,
+                            "retry_after": failure.retry_after})
+    else:
+        yield sse("done", {"turn_number": turn_number, "status": status,
+                           "finish_reason": result.finish_reason,
+                           "completion_tokens": result.completion_tokens})
+
+
+@bp.get("/chat/turns")
+@document_response(list[TurnOut])
+async def list_turns(sid: UUID) -> ResponseReturnValue:
+    """Every turn of the session, oldest first, with what each side said and how it ended."""
+    token_hash = bearer_hash()
+    async with get_db().connection() as conn:
+        await require_session(conn, sid, token_hash)
+        rows = await chat.select_turns(conn, sid)
+    return [dict(row) for row in rows]
+
+
+@bp.post("/messages")
+@validate_request(MessageIn)
+@document_response(MessageOut, 201)
+async def save_message(sid: UUID, data: MessageIn) -> ResponseReturnValue:
+    """Save one message of the conversation as the frontend saw it."""
+    token_hash = bearer_hash()
+    async with get_db().connection() as conn:
+        await require_session(conn, sid, token_hash)
+        row = await chat.insert_message(conn, sid, data.role, data.content, data.metadata)
+    return {"message_id": row["id"], "role": row["role"], "created_at": row["created_at"]}, 201

@@ -1,0 +1,185 @@
+"""The one upstream LLM client of the app: an OpenAI-style chat-completions stream over httpx.
+
+Made once while serving and shared by every request (never a client per request). It caps
+concurrent upstream streams, and bounds every wait: connect, each read (the silence between
+chunks) and the whole turn. Every failure becomes an UpstreamError with a stable code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+
+from assessment_async.config import Settings, chat_completions_url
+
+
+class UpstreamError(Exception):
+    """The upstream failed; `code` is the one the client sees in the `error` event."""
+
+    def __init__(self, code: str, message: str, retry_after: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+
+
+class SlotTimeout(Exception):
+    """Every upstream stream slot stayed busy for llm_slot_timeout."""
+
+
+@dataclass
+class StreamResult:
+    """Filled in as the stream runs: how it ended and what it cost."""
+
+    finish_reason: str | None = None
+    completion_tokens: int | None = None
+
+
+def make_http_client(settings: Settings) -> httpx.AsyncClient:
+    """httpx with the transport the settings name, sized for llm_max_streams connections."""
+    timeout = httpx.Timeout(connect=settings.llm_connect_timeout,
+                            read=settings.llm_read_timeout, write=10.0,
+                            pool=settings.llm_slot_timeout)
+    limits = httpx.Limits(max_connections=settings.llm_max_streams,
+                          max_keepalive_connections=min(settings.llm_max_streams, 256))
+    if settings.llm_transport == "aiohttp":
+        from httpx_aiohttp import AiohttpTransport
+
+        return httpx.AsyncClient(transport=AiohttpTransport(limits=limits), timeout=timeout)
+    return httpx.AsyncClient(limits=limits, timeout=timeout)
+
+
+class LLMClient:
+    def __init__(self, settings: Settings, base_url: str) -> None:
+        self.settings = settings
+        self.url = chat_completions_url(base_url)
+        self.http = make_http_client(settings)
+        self.headers = {"Authorization": f"Bearer {settings.llm_api_key.get_secret_value()}",
+                        **settings.llm_extra_headers}
+        self._slots = asyncio.Semaphore(settings.llm_max_streams)
+        self.open_streams = 0
+
+    async def acquire_slot(self) -> None:
+        """Wait for a free stream slot; SlotTimeout after llm_slot_timeout."""
+        try:
+            async with asyncio.timeout(self.settings.llm_slot_timeout):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise SlotTimeout from None
+        self.open_streams += 1
+
+    def release_slot(self) -> None:
+        self.open_streams -= 1
+        self._slots.release()
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def stream_chat(
+        self, messages: list[dict[str, str]], result: StreamResult
+    ) -> AsyncGenerator[str, None]:
+        """Yield the answer's text deltas as they arrive; raise UpstreamError on any failure.
+
+        Leaving the iteration early (the client went away) closes the upstream response, and
+        with it the upstream connection, so the upstream stops generating.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.llm_turn_timeout
+        read_timeout = self.settings.llm_read_timeout
+
+        def next_deadline() -> float:
+            return min(deadline, loop.time() + read_timeout)
+
+        payload = {"model": self.settings.llm_model, "messages": messages, "stream": True,
+                   "stream_options": {"include_usage": True}}
+        request = self.http.build_request("POST", self.url, headers=self.headers,
+                                          content=orjson.dumps(payload))
+        try:
+            async with asyncio.timeout_at(next_deadline()):
+                response = await self.http.send(request, stream=True)
+        except TimeoutError:
+            raise UpstreamError("UPSTREAM_TIMEOUT", "The language model did not answer in "
+                                "time.") from None
+        except httpx.HTTPError as error:
+            raise transport_error(error) from None
+        try:
+            if response.status_code != 200:
+                raise await status_error(response)
+            lines = response.aiter_lines()
+            while True:
+                try:
+                    async with asyncio.timeout_at(next_deadline()):
+                        line = await anext(lines)
+                except StopAsyncIteration:
+                    raise UpstreamError("UPSTREAM_BROKEN", "The language model's stream "
+                                        "ended before it finished.") from None
+                except TimeoutError:
+                    raise UpstreamError("UPSTREAM_TIMEOUT", "The language model stopped "
+                                        "sending in the middle of its answer.") from None
+                except httpx.HTTPError as error:
+                    raise transport_error(error) from None
+                if not line.startswith("data:"):
+                    continue  # blank separators, comments, event names
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    return
+                delta = parse_chunk(data, result)
+                if delta:
+                    yield delta
+        finally:
+            await response.aclose()
+
+
+def parse_chunk(data: str, result: StreamResult) -> str:
+    """The text delta of one `data:` chunk, noting finish_reason and usage on the way."""
+    try:
+        chunk: dict[str, Any] = orjson.loads(data)
+        if "error" in chunk:
+            message = str(chunk["error"].get("message", "error"))
+            raise UpstreamError("UPSTREAM_ERROR", f"The language model failed: {message}")
+        usage = chunk.get("usage")
+        if usage:
+            result.completion_tokens = int(usage["completion_tokens"])
+        choices = chunk["choices"]
+        if not choices:
+            return ""
+        choice = choices[0]
+        if choice.get("finish_reason"):
+            result.finish_reason = str(choice["finish_reason"])
+        content = (choice.get("delta") or {}).get("content")
+        return content if isinstance(content, str) else ""
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError):
+        raise UpstreamError("UPSTREAM_MALFORMED", "The language model sent a chunk that is "
+                            "not valid chat-completions JSON.") from None
+
+
+async def status_error(response: httpx.Response) -> UpstreamError:
+    if response.status_code == 429:
+        return UpstreamError("UPSTREAM_RATE_LIMITED", "The language model is rate-limiting "
+                             "us; try again shortly.", response.headers.get("Retry-After"))
+    return UpstreamError("UPSTREAM_ERROR", f"The language model answered "
+                         f"{response.status_code}.", response.headers.get("Retry-After"))
+
+
+def transport_error(error: httpx.HTTPError) -> UpstreamError:
+    if isinstance(error, httpx.ConnectError) or refused(error):
+        return UpstreamError("UPSTREAM_UNREACHABLE", "The language model cannot be reached.")
+    if isinstance(error, httpx.TimeoutException):
+        return UpstreamError("UPSTREAM_TIMEOUT", "The language model did not answer in time.")
+    return UpstreamError("UPSTREAM_BROKEN", "The connection to the language model broke.")
+
+
+def refused(error: BaseException) -> bool:
+    """A refused or unroutable connection, whatever the transport calls it (httpx-aiohttp
+    reports a refused connection as ConnectTimeout)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError) and not isinstance(seen, TimeoutError) and seen.errno:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

@@ -1,0 +1,110 @@
+"""Chat turns and saved messages: every statement the chat routes run."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from assessment_async.db import Connection
+
+
+class TurnInProgress(Exception):
+    """Another turn of this session is still streaming."""
+
+
+async def insert_turn(
+    conn: Connection, session_id: UUID, user_message: str, model: str, stale_after: float,
+) -> asyncpg.Record:
+    """Store the user's message as a new `streaming` turn with the next number.
+
+    A turn left `streaming` longer than `stale_after` seconds (its server died) is closed as
+    partial or failed first, so it cannot block the session. Raises TurnInProgress when a
+    turn is streaming, or when a racing chat took the number first.
+    """
+    try:
+        async with conn.transaction():
+            await close_stale_turns(conn, stale_after, session_id)
+            return await conn.fetchrow(
+                """
+                INSERT INTO chat_turns (id, session_id, turn_number, user_message, status, model)
+                SELECT $1, $2, coalesce(max(turn_number), 0) + 1, $3, 'streaming', $4
+                  FROM chat_turns WHERE session_id = $2
+                RETURNING id, turn_number, created_at
+                """,
+                uuid.uuid4(), session_id, user_message, model,
+            )
+    except asyncpg.UniqueViolationError:
+        raise TurnInProgress from None
+
+
+async def close_stale_turns(
+    conn: Connection, stale_after: float, session_id: UUID | None = None,
+) -> str:
+    return await conn.execute(
+        """
+        UPDATE chat_turns
+           SET status = CASE WHEN coalesce(ai_message, '') = '' THEN 'failed' ELSE 'partial' END,
+               error_code = 'INTERRUPTED', completed_at = now()
+         WHERE status = 'streaming' AND created_at < now() - make_interval(secs => $1)
+           AND ($2::uuid IS NULL OR session_id = $2)
+        """,
+        stale_after, session_id,
+    )
+
+
+async def select_recent_turns(
+    conn: Connection, session_id: UUID, limit: int
+) -> list[asyncpg.Record]:
+    """The last `limit` finished turns that said something, oldest first."""
+    rows = await conn.fetch(
+        """
+        SELECT turn_number, user_message, ai_message FROM chat_turns
+         WHERE session_id = $1 AND status IN ('complete', 'partial')
+         ORDER BY turn_number DESC LIMIT $2
+        """,
+        session_id, limit,
+    )
+    return rows[::-1]
+
+
+async def finish_turn(
+    conn: Connection, turn_id: UUID, ai_message: str, status: str, error_code: str | None,
+    completion_tokens: int | None,
+) -> asyncpg.Record:
+    return await conn.fetchrow(
+        """
+        UPDATE chat_turns SET ai_message = $2, status = $3, error_code = $4,
+               completion_tokens = $5, completed_at = now()
+         WHERE id = $1
+        RETURNING turn_number, status, completed_at
+        """,
+        turn_id, ai_message, status, error_code, completion_tokens,
+    )
+
+
+async def select_turns(conn: Connection, session_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """
+        SELECT turn_number, user_message, ai_message, status, error_code, created_at,
+               completed_at
+          FROM chat_turns WHERE session_id = $1 ORDER BY turn_number
+        """,
+        session_id,
+    )
+
+
+async def insert_message(
+    conn: Connection, session_id: UUID, role: str, content: str, metadata: dict[str, Any],
+) -> asyncpg.Record:
+    return await conn.fetchrow(
+        """
+        INSERT INTO chat_messages (id, session_id, role, content, metadata)
+        VALUES ($1, $2, $3, $4, $5::jsonb)
+        RETURNING id, role, created_at
+        """,
+        uuid.uuid4(), session_id, role, content, json.dumps(metadata),
+    )
