@@ -57,9 +57,9 @@ def _fake_llm_url() -> Iterator[str]:
 
 
 @pytest.fixture(name="settings")
-def _settings(database_url: str, fake_llm_url: str) -> Settings:
+def _settings(database_url: str, fake_llm_url: str, tmp_path: Path) -> Settings:
     return Settings(database_url=database_url, llm_base_url=fake_llm_url,
-                    cors_origins=[FRONTEND])
+                    cors_origins=[FRONTEND], capture_dir=tmp_path / "captures")
 
 
 @asynccontextmanager

@@ -10,12 +10,13 @@ from quart import Quart
 from quart_cors import cors
 from quart_schema import QuartSchema
 
-from assessment_async.blueprints import chat, health, phq, sessions
+from assessment_async.blueprints import captures, chat, health, phq, sessions
 from assessment_async.config import Settings
 from assessment_async.db import Database
 from assessment_async.errors import register_error_handlers
 from assessment_async.jsonio import APIRequest, OrjsonProvider
 from assessment_async.llm_client import LLMClient
+from assessment_async.storage import LocalStorage
 
 SECURITY: dict[str, Any] = {"session_token": {"type": "http", "scheme": "bearer"}}
 
@@ -28,7 +29,10 @@ def create_app(settings: Settings) -> Quart:
                          "starts the embedded PostgreSQL and the fake LLM when they are unset")
     app = Quart(__name__)
     app.request_class = APIRequest
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    # Quart's cap is the largest body any route takes (a frame upload); JSON bodies are held
+    # to max_body_bytes by APIRequest.get_json.
+    app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes,
+                                           settings.capture_max_request_bytes)
     app.extensions["settings"] = settings
 
     QuartSchema(
@@ -44,7 +48,7 @@ def create_app(settings: Settings) -> Quart:
              allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
              expose_headers=["X-Clinical-Alert", "Retry-After"], max_age=600)
 
-    for blueprint in (health.bp, sessions.bp, phq.bp, chat.bp):
+    for blueprint in (health.bp, sessions.bp, phq.bp, chat.bp, captures.bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
 
@@ -53,6 +57,7 @@ def create_app(settings: Settings) -> Quart:
         app.extensions["db"] = Database(settings, url)
         app.extensions["llm"] = LLMClient(settings, llm_url)
         app.extensions["background"] = set()
+        app.extensions["storage"] = LocalStorage(settings.capture_dir)
         yield
         # Turns being stored after their client left must land before the pool closes.
         await asyncio.gather(*app.extensions["background"], return_exceptions=True)

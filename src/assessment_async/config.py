@@ -29,6 +29,15 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(16 * MIB, ge=1024, le=16 * MIB)
     log_level: str = "INFO"
 
+    # Camera frames: where they are stored, and the caps on an upload.
+    capture_dir: Path = Path(".data/captures")
+    capture_max_frame_bytes: int = Field(10 * MIB, ge=1024)
+    capture_max_request_bytes: int = Field(64 * MIB, ge=1024)
+    capture_max_frames: int = Field(32, ge=1, le=1000)
+    # Longest wait for the next piece of an upload body, and for the whole body.
+    upload_idle_timeout: float = Field(10.0, gt=0)
+    upload_timeout: float = Field(120.0, gt=0)
+
     # The LLM upstream, OpenAI style (ending in /v1). None: `serve` starts the fake LLM.
     llm_base_url: str | None = None
     llm_api_key: SecretStr = SecretStr("not-needed")

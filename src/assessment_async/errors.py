@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from pydantic import ValidationError
-from quart import Quart, Response, current_app, jsonify
+from quart import Quart, Response, current_app, jsonify, request
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -84,6 +84,8 @@ def register_error_handlers(app: Quart) -> None:
         if status == 413:
             limit = current_app.config["MAX_CONTENT_LENGTH"]
             message = f"The request body is larger than {limit} bytes; send less."
+        if status == 404 and request.url_rule is None:
+            message = f"There is nothing at {request.path} (ids in paths are UUIDs)."
         return error_response(APIError(status, code, message))
 
     @app.errorhandler(Exception)

@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 from pydantic_core import to_jsonable_python
+from quart import current_app
 from quart.json.provider import DefaultJSONProvider
 from quart.wrappers import Request
 
@@ -22,6 +23,11 @@ class OrjsonProvider(DefaultJSONProvider):
         return orjson.loads(s)
 
 
+def too_large(limit: int) -> APIError:
+    return APIError(413, "PAYLOAD_TOO_LARGE", f"The request body is larger than {limit} "
+                    "bytes; send less.")
+
+
 class APIRequest(Request):
     """Body errors in the contract's words: 415 for a body that is not JSON, 400 for bad JSON."""
 
@@ -29,7 +35,13 @@ class APIRequest(Request):
         if not (force or silent or self.is_json):
             raise APIError(415, "UNSUPPORTED_MEDIA_TYPE", "Send the body as JSON with "
                            "'Content-Type: application/json'.")
-        return await super().get_json(force=force, silent=silent, cache=cache)
+        limit = current_app.extensions["settings"].max_body_bytes
+        if (self.content_length or 0) > limit:
+            raise too_large(limit)
+        data = await super().get_json(force=force, silent=silent, cache=cache)
+        if len(await self.get_data(cache=True)) > limit:  # a chunked body had no length
+            raise too_large(limit)
+        return data
 
     def on_json_loading_failed(self, error: Exception) -> Any:
         raise APIError(400, "MALFORMED_JSON", f"The request body is not valid JSON: {error}.")

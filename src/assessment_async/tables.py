@@ -112,4 +112,41 @@ chat_messages = Table(
     CheckConstraint("role IN ('user', 'assistant', 'system')", name="role"),
 )
 
+capture_batches = Table(
+    "capture_batches",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("session_id", UUID(as_uuid=True),
+           ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("capture_type", Text, nullable=False),
+    Column("assessment_id", UUID(as_uuid=True),
+           ForeignKey("assessments.id", ondelete="SET NULL"), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+captures = Table(
+    "captures",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("batch_id", UUID(as_uuid=True),
+           ForeignKey("capture_batches.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("session_id", UUID(as_uuid=True),
+           ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False, index=True),
+    # The frame's place in its batch, so frames list in the order they were sent.
+    Column("position", SmallInteger, nullable=False),
+    Column("capture_type", Text, nullable=False),
+    # Set at upload, or later by linking the session's unlinked frames to an assessment.
+    Column("assessment_id", UUID(as_uuid=True),
+           ForeignKey("assessments.id", ondelete="SET NULL"), nullable=True),
+    Column("assessment_type", Text, nullable=True),
+    # Where the bytes are in storage: a server-made name, never the client's filename.
+    Column("storage_key", Text, nullable=False, unique=True),
+    Column("content_type", Text, nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("sha256", Text, nullable=False),
+    # As the client named it, for display only.
+    Column("original_filename", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 Index("ix_assessments_flagged", assessments.c.flagged, postgresql_where=assessments.c.flagged)

@@ -128,3 +128,36 @@ class MessageOut(BaseModel):
     message_id: UUID
     role: str
     created_at: datetime
+
+
+class CaptureOut(BaseModel):
+    capture_id: UUID
+    batch_id: UUID
+    capture_type: str
+    assessment_id: UUID | None
+    assessment_type: str | None
+    content_type: str
+    size_bytes: int
+    sha256: str
+    created_at: datetime
+
+
+class StoredCapture(BaseModel):
+    capture_id: UUID
+    size_bytes: int
+    sha256: str
+    content_type: str
+
+
+class BatchOut(BaseModel):
+    batch_id: UUID
+    captures: list[StoredCapture]
+
+
+class LinkIn(Strict):
+    assessment_id: UUID
+    assessment_type: Literal["phq9", "gad7"]
+
+
+class LinkOut(BaseModel):
+    linked: int

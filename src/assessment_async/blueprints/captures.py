@@ -1,0 +1,152 @@
+"""Camera captures: upload a batch of frames, link them to an assessment, list, download."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from uuid import UUID
+
+from quart import Blueprint, Response, ResponseReturnValue, current_app, request
+from quart_schema import document_response, validate_request
+
+from assessment_async.auth import bearer_hash, require_session
+from assessment_async.config import Settings
+from assessment_async.db import get_db
+from assessment_async.domain.captures import CAPTURE_TYPES, EXTENSIONS
+from assessment_async.domain.models import BatchOut, CaptureOut, LinkIn, LinkOut
+from assessment_async.errors import APIError
+from assessment_async.services import captures
+from assessment_async.storage import Storage
+from assessment_async.uploads import Received, UploadLimits, receive_frames
+
+bp = Blueprint("captures", __name__, url_prefix="/api/sessions/<uuid:sid>/captures")
+
+FIELDS = ("capture_type", "assessment_id")
+
+
+def storage() -> Storage:
+    value: Storage = current_app.extensions["storage"]
+    return value
+
+
+def limits(settings: Settings) -> UploadLimits:
+    return UploadLimits(settings.capture_max_frame_bytes, settings.capture_max_request_bytes,
+                        settings.capture_max_frames, settings.upload_idle_timeout,
+                        settings.upload_timeout)
+
+
+def invalid(field: str, message: str) -> APIError:
+    return APIError(422, "VALIDATION_ERROR", message, [{"field": field, "message": message}])
+
+
+def parse_fields(received: Received) -> tuple[str, UUID | None]:
+    if not received.frames:
+        raise invalid("frames", "Send at least one frame in the 'frames' field.")
+    capture_type = received.fields.get("capture_type")
+    if capture_type not in CAPTURE_TYPES:
+        raise invalid("capture_type", f"capture_type must be one of {', '.join(CAPTURE_TYPES)}"
+                      f"; got {capture_type!r}.")
+    raw = received.fields.get("assessment_id")
+    try:
+        return capture_type, UUID(raw) if raw else None
+    except ValueError:
+        raise invalid("assessment_id", f"assessment_id must be a UUID; got {raw!r}.") from None
+
+
+@bp.post("")
+@document_response(BatchOut, 201)
+async def create_batch_capture_with_assessment_id(sid: UUID) -> ResponseReturnValue:
+    """Upload frames (multipart: `frames` files, `capture_type`, optional `assessment_id`)."""
+    settings: Settings = current_app.extensions["settings"]
+    token_hash = bearer_hash()
+    if request.mimetype != "multipart/form-data":
+        raise APIError(415, "UNSUPPORTED_MEDIA_TYPE", "Send frames as multipart/form-data.")
+    boundary = request.mimetype_params.get("boundary", "").encode("latin-1")
+    if not boundary:
+        raise APIError(400, "MALFORMED_MULTIPART", "The Content-Type has no boundary.")
+    if (request.content_length or 0) > settings.capture_max_request_bytes:
+        raise APIError(413, "PAYLOAD_TOO_LARGE", "An upload may carry at most "
+                       f"{settings.capture_max_request_bytes} bytes.")
+    db = get_db()
+    async with db.connection() as conn:
+        await require_session(conn, sid, token_hash)
+    received = await receive_frames(request.body, boundary, storage(), limits(settings), FIELDS)
+    committed: list[str] = []
+    try:
+        capture_type, assessment_id = parse_fields(received)
+        assessment_type = None
+        if assessment_id is not None:
+            async with db.connection() as conn:
+                assessment_type = await captures.select_assessment_instrument(
+                    conn, sid, assessment_id)
+            if assessment_type is None:
+                raise invalid("assessment_id", f"This session has no assessment {assessment_id}.")
+        frames = []
+        for frame in received.frames:
+            assert frame.content_type is not None
+            key = f"{sid}/{frame.capture_id}.{EXTENSIONS[frame.content_type]}"
+            await frame.upload.commit(key)
+            committed.append(key)
+            frames.append(captures.StoredFrame(frame.capture_id, key, frame.content_type,
+                                               frame.size, frame.hasher.hexdigest(),
+                                               frame.filename[:255] or None))
+        # Rows only after every file is complete, fsynced and in place.
+        async with db.connection() as conn:
+            batch_id = await captures.insert_batch(conn, sid, capture_type, assessment_id,
+                                                   assessment_type, frames)
+    except BaseException:
+        await received.discard()
+        await asyncio.gather(*(storage().delete(key) for key in committed),
+                             return_exceptions=True)
+        raise
+    body = {"batch_id": batch_id, "captures": [
+        {"capture_id": f.capture_id, "size_bytes": f.size_bytes, "sha256": f.sha256,
+         "content_type": f.content_type} for f in frames]}
+    return body, 201
+
+
+@bp.post("/link")
+@validate_request(LinkIn)
+@document_response(LinkOut)
+async def link_incremental_captures_to_assessment(sid: UUID, data: LinkIn) -> ResponseReturnValue:
+    """Link the session's frames that have no assessment yet; a repeat links nothing new."""
+    token_hash = bearer_hash()
+    async with get_db().connection() as conn:
+        await require_session(conn, sid, token_hash)
+        instrument = await captures.select_assessment_instrument(conn, sid, data.assessment_id)
+        if instrument is None:
+            raise invalid("assessment_id", f"This session has no assessment "
+                          f"{data.assessment_id}.")
+        if instrument != data.assessment_type:
+            raise invalid("assessment_type", f"Assessment {data.assessment_id} is a "
+                          f"{instrument}, not a {data.assessment_type}.")
+        linked = await captures.link_unlinked(conn, sid, data.assessment_id, instrument)
+    return {"linked": linked}
+
+
+@bp.get("")
+@document_response(list[CaptureOut])
+async def list_captures(sid: UUID) -> ResponseReturnValue:
+    """The session's frames, oldest first."""
+    token_hash = bearer_hash()
+    async with get_db().connection() as conn:
+        await require_session(conn, sid, token_hash)
+        rows = await captures.select_captures(conn, sid)
+    return [dict(row) for row in rows]
+
+
+@bp.get("/<uuid:capture_id>")
+async def get_capture(sid: UUID, capture_id: UUID) -> ResponseReturnValue:
+    """The frame's bytes, streamed from storage, with its content type."""
+    token_hash = bearer_hash()
+    async with get_db().connection() as conn:
+        await require_session(conn, sid, token_hash)
+        row = await captures.select_capture(conn, sid, capture_id)
+    if row is None:
+        raise APIError(404, "CAPTURE_NOT_FOUND", f"This session has no capture {capture_id}.")
+    headers: dict[str, Any] = {"Content-Length": str(row["size_bytes"]),
+                               "ETag": f'"{row["sha256"]}"',
+                               "Cache-Control": "private, max-age=3600",
+                               "X-Content-Type-Options": "nosniff"}
+    return Response(storage().read(row["storage_key"]), mimetype=row["content_type"],
+                    headers=headers)

@@ -1,0 +1,102 @@
+"""Where frame bytes live: a small interface, and the local-folder implementation.
+
+An upload is written to a temporary object, then committed under a server-made key (or
+discarded). A second implementation for an S3-compatible store would map these calls to a
+multipart upload (write -> upload_part, commit -> complete_multipart_upload, discard ->
+abort_multipart_upload) and `read` to a ranged GET; the services and routes would not change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Protocol
+
+import aiofiles
+import aiofiles.os
+from aiofiles.threadpool.binary import AsyncBufferedIOBase
+
+READ_CHUNK = 256 * 1024
+
+
+class Upload(Protocol):
+    async def write(self, data: bytes) -> None: ...
+    async def commit(self, key: str) -> None: ...
+    async def discard(self) -> None: ...
+
+
+class Storage(Protocol):
+    async def start_upload(self) -> Upload: ...
+    def read(self, key: str) -> AsyncIterator[bytes]: ...
+    async def delete(self, key: str) -> None: ...
+    async def exists(self, key: str) -> bool: ...
+
+
+class LocalUpload:
+    """A temporary file under <root>/tmp, fsynced and renamed into place on commit."""
+
+    def __init__(self, root: Path, temp_path: Path, handle: AsyncBufferedIOBase) -> None:
+        self.root = root
+        self.temp_path = temp_path
+        self.handle: AsyncBufferedIOBase | None = handle
+
+    async def write(self, data: bytes) -> None:
+        assert self.handle is not None
+        await self.handle.write(data)
+
+    async def commit(self, key: str) -> None:
+        assert self.handle is not None
+        await self.handle.flush()
+        await asyncio.to_thread(os.fsync, self.handle.fileno())
+        await self.handle.close()
+        self.handle = None
+        final = self.root / key
+        await aiofiles.os.makedirs(final.parent, exist_ok=True)
+        await aiofiles.os.rename(self.temp_path, final)
+        # The rename is durable only once its folder is fsynced.
+        await asyncio.to_thread(_fsync_dir, final.parent)
+
+    async def discard(self) -> None:
+        if self.handle is not None:
+            await self.handle.close()
+            self.handle = None
+        try:
+            await aiofiles.os.remove(self.temp_path)
+        except FileNotFoundError:
+            pass
+
+
+class LocalStorage:
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        (self.root / "tmp").mkdir(parents=True, exist_ok=True)
+
+    async def start_upload(self) -> LocalUpload:
+        temp_path = self.root / "tmp" / f"{secrets.token_hex(16)}.part"
+        handle = await aiofiles.open(temp_path, "xb")
+        return LocalUpload(self.root, temp_path, handle)
+
+    async def read(self, key: str) -> AsyncIterator[bytes]:
+        async with aiofiles.open(self.root / key, "rb") as handle:
+            while chunk := await handle.read(READ_CHUNK):
+                yield chunk
+
+    async def delete(self, key: str) -> None:
+        try:
+            await aiofiles.os.remove(self.root / key)
+        except FileNotFoundError:
+            pass
+
+    async def exists(self, key: str) -> bool:
+        return bool(await aiofiles.os.path.exists(self.root / key))
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
