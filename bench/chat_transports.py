@@ -14,55 +14,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import subprocess
-import sys
 import time
-from contextlib import ExitStack
-from pathlib import Path
 
 import aiohttp
-import httpx
 import psutil
+from common import OTHER_CORES, SERVER_CORE, database_url, pin_self, start_app
 
-from assessment_async.config import Settings
-from assessment_async.embedded_db import EmbeddedPostgres
 from assessment_async.fake_llm.launch import running_fake_llm
 from assessment_async.ports import free_port
 
-SERVER_CORE, OTHER_CORES = "0", f"1-{max(1, (os.cpu_count() or 2) - 1)}"
 # About 0.5 s per stream: first token after 100 ms, then 40 tokens 10 ms apart.
 PROFILE = ("--ttft", "0.1", "--tokens", "40", "--gap", "0.01")
 STREAM_SECONDS = 0.1 + 39 * 0.01
-
-
-def pin_self() -> None:
-    os.sched_setaffinity(0, {int(c) for c in range(1, os.cpu_count() or 2)} or {0})
-
-
-def database_url() -> str:
-    settings = Settings()
-    if settings.database_url:
-        return settings.database_url
-    server = EmbeddedPostgres(settings.data_dir, settings.embedded_pg_port)
-    server.start()
-    return server.ensure_database("assessment_bench")
-
-
-def start_app(db_url: str, llm_url: str, transport: str, port: int) -> subprocess.Popen[bytes]:
-    env = os.environ | {"DATABASE_URL": db_url, "LLM_BASE_URL": llm_url,
-                        "LLM_TRANSPORT": transport, "LOG_LEVEL": "WARNING"}
-    process = subprocess.Popen(["taskset", "-c", SERVER_CORE, sys.executable, "-m",
-                                "assessment_async.cli", "serve", "--port", str(port)], env=env)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise RuntimeError("the app did not start")
 
 
 async def participant(
@@ -130,7 +94,8 @@ def compare_transports(args: argparse.Namespace) -> None:
     with running_fake_llm(*PROFILE, prefix=("taskset", "-c", OTHER_CORES)) as llm_url:
         for transport in args.transports:
             port = free_port()
-            process = start_app(db_url, llm_url, transport, port)
+            process = start_app(port, {"DATABASE_URL": db_url, "LLM_BASE_URL": llm_url,
+                                       "LLM_TRANSPORT": transport})
             try:
                 server = psutil.Process(process.pid)
                 server.cpu_percent()
@@ -197,13 +162,11 @@ def main() -> None:
     parser.add_argument("--fake-llm-capacity", action="store_true")
     args = parser.parse_args()
     pin_self()
-    with ExitStack():
-        if args.fake_llm_capacity:
-            fake_llm_capacity(args)
-        else:
-            compare_transports(args)
+    if args.fake_llm_capacity:
+        fake_llm_capacity(args)
+    else:
+        compare_transports(args)
 
 
 if __name__ == "__main__":
-    Path(".data").mkdir(exist_ok=True)
     main()

@@ -10,6 +10,7 @@ from quart import Quart
 from quart_cors import cors
 from quart_schema import QuartSchema
 
+from assessment_async.backpressure import FlowControlledConnection
 from assessment_async.blueprints import captures, chat, health, phq, sessions
 from assessment_async.config import Settings
 from assessment_async.db import Database
@@ -29,6 +30,7 @@ def create_app(settings: Settings) -> Quart:
                          "starts the embedded PostgreSQL and the fake LLM when they are unset")
     app = Quart(__name__)
     app.request_class = APIRequest
+    app.asgi_http_class = FlowControlledConnection
     # Quart's cap is the largest body any route takes (a frame upload); JSON bodies are held
     # to max_body_bytes by APIRequest.get_json.
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes,

@@ -10,6 +10,7 @@ from quart import current_app
 from quart.json.provider import DefaultJSONProvider
 from quart.wrappers import Request
 
+from assessment_async.backpressure import BoundedBody
 from assessment_async.errors import APIError
 
 
@@ -29,7 +30,10 @@ def too_large(limit: int) -> APIError:
 
 
 class APIRequest(Request):
-    """Body errors in the contract's words: 415 for a body that is not JSON, 400 for bad JSON."""
+    """Body errors in the contract's words: 415 for a body that is not JSON, 400 for bad JSON;
+    bodies get flow control (backpressure.py)."""
+
+    body_class = BoundedBody
 
     async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
         if not (force or silent or self.is_json):
