@@ -1,58 +1,28 @@
-"""Session tokens: random, shown once, stored only as a sha256 hash; checked on every session route.
-
-sha256 without a salt or a slow hash is enough here: the tokens are 256-bit random values, so
-there is nothing to brute-force, and the lookup must stay one indexed equality.
-"""
+"""Bearer tokens on the ASGI app: read from the request, checked against the database."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from uuid import UUID
 
 from quart import request
 
 from assessment_async.db import Connection
-from assessment_async.errors import APIError
+from assessment_async.domain.tokens import (
+    check_owner,
+    hash_token,
+    new_token,
+    token_hash_from_header,
+)
 from assessment_async.services.sessions import select_session_id_by_token
 
-TOKEN_BYTES = 32
-MAX_TOKEN_CHARS = 128
-CHALLENGE = {"WWW-Authenticate": 'Bearer realm="assessment"'}
-
-
-def new_token() -> tuple[str, bytes]:
-    """A fresh token for the client and the hash to store."""
-    token = secrets.token_urlsafe(TOKEN_BYTES)
-    return token, hash_token(token)
-
-
-def hash_token(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
+__all__ = ["bearer_hash", "hash_token", "new_token", "require_session"]
 
 
 def bearer_hash() -> bytes:
     """The hash of this request's bearer token; 401 when it is absent or malformed."""
-    header = request.headers.get("Authorization")
-    if not header:
-        raise APIError(401, "AUTH_REQUIRED", "Send 'Authorization: Bearer <token>' with the "
-                       "token that POST /api/sessions returned.", headers=CHALLENGE)
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_CHARS \
-            or not token.isascii():
-        raise APIError(401, "INVALID_TOKEN", "The Authorization header must be "
-                       "'Bearer <token>' with the session's token.", headers=CHALLENGE)
-    return hash_token(token)
+    return token_hash_from_header(request.headers.get("Authorization"))
 
 
 async def require_session(conn: Connection, session_id: UUID, token_hash: bytes) -> None:
     """401 when the token opens no session; 404 when it opens another one than `session_id`."""
-    owner = await select_session_id_by_token(conn, token_hash)
-    if owner is None:
-        raise APIError(401, "INVALID_TOKEN", "This token opens no session; create a session "
-                       "with POST /api/sessions.", headers=CHALLENGE)
-    if owner != session_id:
-        # The same answer as for a session that does not exist: ids are not probeable.
-        raise APIError(404, "SESSION_NOT_FOUND", f"There is no session {session_id} for this "
-                       "token.")
+    check_owner(await select_session_id_by_token(conn, token_hash), session_id)

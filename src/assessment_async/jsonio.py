@@ -11,7 +11,7 @@ from quart.json.provider import DefaultJSONProvider
 from quart.wrappers import Request
 
 from assessment_async.backpressure import BoundedBody
-from assessment_async.errors import APIError
+from assessment_async.domain.errors import malformed_json, not_json, too_large
 
 
 class OrjsonProvider(DefaultJSONProvider):
@@ -24,11 +24,6 @@ class OrjsonProvider(DefaultJSONProvider):
         return orjson.loads(s)
 
 
-def too_large(limit: int) -> APIError:
-    return APIError(413, "PAYLOAD_TOO_LARGE", f"The request body is larger than {limit} "
-                    "bytes; send less.")
-
-
 class APIRequest(Request):
     """Body errors in the contract's words: 415 for a body that is not JSON, 400 for bad JSON;
     bodies get flow control (backpressure.py)."""
@@ -37,8 +32,7 @@ class APIRequest(Request):
 
     async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
         if not (force or silent or self.is_json):
-            raise APIError(415, "UNSUPPORTED_MEDIA_TYPE", "Send the body as JSON with "
-                           "'Content-Type: application/json'.")
+            raise not_json()
         limit = current_app.extensions["settings"].max_body_bytes
         if (self.content_length or 0) > limit:
             raise too_large(limit)
@@ -48,4 +42,4 @@ class APIRequest(Request):
         return data
 
     def on_json_loading_failed(self, error: Exception) -> Any:
-        raise APIError(400, "MALFORMED_JSON", f"The request body is not valid JSON: {error}.")
+        raise malformed_json(error)

@@ -12,17 +12,14 @@ from quart_schema import document_response, validate_request
 from assessment_async.auth import bearer_hash, require_session
 from assessment_async.config import Settings
 from assessment_async.db import get_db
-from assessment_async.domain.captures import CAPTURE_TYPES, EXTENSIONS
+from assessment_async.domain.captures import EXTENSIONS, invalid, upload_fields
+from assessment_async.domain.errors import APIError
 from assessment_async.domain.models import BatchOut, CaptureOut, LinkIn, LinkOut
-from assessment_async.errors import APIError
 from assessment_async.services import captures
 from assessment_async.storage import Storage
-from assessment_async.uploads import Received, UploadLimits, receive_frames
+from assessment_async.uploads import UploadLimits, receive_frames
 
 bp = Blueprint("captures", __name__, url_prefix="/api/sessions/<uuid:sid>/captures")
-
-FIELDS = ("capture_type", "assessment_id")
-
 
 def storage() -> Storage:
     value: Storage = current_app.extensions["storage"]
@@ -33,24 +30,6 @@ def limits(settings: Settings) -> UploadLimits:
     return UploadLimits(settings.capture_max_frame_bytes, settings.capture_max_request_bytes,
                         settings.capture_max_frames, settings.upload_idle_timeout,
                         settings.upload_timeout)
-
-
-def invalid(field: str, message: str) -> APIError:
-    return APIError(422, "VALIDATION_ERROR", message, [{"field": field, "message": message}])
-
-
-def parse_fields(received: Received) -> tuple[str, UUID | None]:
-    if not received.frames:
-        raise invalid("frames", "Send at least one frame in the 'frames' field.")
-    capture_type = received.fields.get("capture_type")
-    if capture_type not in CAPTURE_TYPES:
-        raise invalid("capture_type", f"capture_type must be one of {', '.join(CAPTURE_TYPES)}"
-                      f"; got {capture_type!r}.")
-    raw = received.fields.get("assessment_id")
-    try:
-        return capture_type, UUID(raw) if raw else None
-    except ValueError:
-        raise invalid("assessment_id", f"assessment_id must be a UUID; got {raw!r}.") from None
 
 
 @bp.post("")
@@ -70,10 +49,10 @@ async def create_batch_capture_with_assessment_id(sid: UUID) -> ResponseReturnVa
     db = get_db()
     async with db.connection() as conn:
         await require_session(conn, sid, token_hash)
-    received = await receive_frames(request.body, boundary, storage(), limits(settings), FIELDS)
+    received = await receive_frames(request.body, boundary, storage(), limits(settings))
     committed: list[str] = []
     try:
-        capture_type, assessment_id = parse_fields(received)
+        capture_type, assessment_id = upload_fields(len(received.frames), received.fields)
         assessment_type = None
         if assessment_id is not None:
             async with db.connection() as conn:
@@ -82,13 +61,13 @@ async def create_batch_capture_with_assessment_id(sid: UUID) -> ResponseReturnVa
             if assessment_type is None:
                 raise invalid("assessment_id", f"This session has no assessment {assessment_id}.")
         frames = []
-        for frame in received.frames:
+        for frame, upload in received.frames:
             assert frame.content_type is not None
             key = f"{sid}/{frame.capture_id}.{EXTENSIONS[frame.content_type]}"
-            await frame.upload.commit(key)
+            await upload.commit(key)
             committed.append(key)
             frames.append(captures.StoredFrame(frame.capture_id, key, frame.content_type,
-                                               frame.size, frame.hasher.hexdigest(),
+                                               frame.size, frame.sha256,
                                                frame.filename[:255] or None))
         # Rows only after every file is complete, fsynced and in place.
         async with db.connection() as conn:

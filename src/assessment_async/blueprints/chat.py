@@ -17,8 +17,8 @@ from assessment_async.auth import bearer_hash, require_session
 from assessment_async.config import Settings
 from assessment_async.db import Database, get_db
 from assessment_async.domain.chat import build_prompt, outcome, sse
+from assessment_async.domain.errors import APIError
 from assessment_async.domain.models import ChatIn, MessageIn, MessageOut, TurnOut
-from assessment_async.errors import APIError
 from assessment_async.llm_client import LLMClient, SlotTimeout, StreamResult, UpstreamError
 from assessment_async.services import chat
 

@@ -6,7 +6,7 @@ from quart import Blueprint, ResponseReturnValue
 from quart_schema import hide
 
 from assessment_async.db import get_db
-from assessment_async.errors import RETRY_AFTER_SECONDS
+from assessment_async.domain.errors import RETRY_AFTER_SECONDS
 
 bp = Blueprint("health", __name__)
 

@@ -11,6 +11,7 @@ from assessment_async.auth import bearer_hash, new_token, require_session
 from assessment_async.db import get_db
 from assessment_async.domain.instruments import PHQ9
 from assessment_async.domain.models import SessionCreate, SessionCreated, SessionSummary
+from assessment_async.domain.phq_api import summary_body
 from assessment_async.services import sessions
 
 bp = Blueprint("sessions", __name__, url_prefix="/api/sessions")
@@ -36,14 +37,4 @@ async def get_session(sid: UUID) -> ResponseReturnValue:
     async with get_db().connection() as conn:
         await require_session(conn, sid, token_hash)
         row = await sessions.select_summary(conn, sid, PHQ9.key)
-    return {
-        "session_id": row["id"],
-        "participant_ref": row["participant_ref"],
-        "created_at": row["created_at"],
-        "phq": {
-            "answered": row["answered"],
-            "submitted": row["assessment_id"] is not None,
-            "assessment_id": row["assessment_id"],
-            "item9_positive": bool(row["flagged"]),
-        },
-    }
+    return summary_body(row)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
+from assessment_async.domain.errors import APIError
+
 # What the frontend's camera captures during an assessment.
 CAPTURE_TYPES = ("face", "posture", "environment")
 
@@ -20,3 +24,26 @@ def sniff(head: bytes) -> str | None:
         if head.startswith(magic):
             return content_type
     return None
+
+
+def invalid(field: str, message: str) -> APIError:
+    return APIError(422, "VALIDATION_ERROR", message, [{"field": field, "message": message}])
+
+
+def upload_fields(frame_count: int, fields: dict[str, str]) -> tuple[str, UUID | None]:
+    """An upload's capture_type and optional assessment_id, checked; 422 naming the field."""
+    if not frame_count:
+        raise invalid("frames", "Send at least one frame in the 'frames' field.")
+    capture_type = fields.get("capture_type")
+    if capture_type not in CAPTURE_TYPES:
+        raise invalid("capture_type", f"capture_type must be one of {', '.join(CAPTURE_TYPES)}"
+                      f"; got {capture_type!r}.")
+    raw = fields.get("assessment_id")
+    try:
+        return capture_type, UUID(raw) if raw else None
+    except ValueError:
+        raise invalid("assessment_id", f"assessment_id must be a UUID; got {raw!r}.") from None
+
+
+def no_assessment(assessment_id: UUID) -> APIError:
+    return invalid("assessment_id", f"This session has no assessment {assessment_id}.")
