@@ -9,35 +9,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import orjson
 
 from assessment_async.config import Settings, chat_completions_url
-
-
-class UpstreamError(Exception):
-    """The upstream failed; `code` is the one the client sees in the `error` event."""
-
-    def __init__(self, code: str, message: str, retry_after: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.retry_after = retry_after
+from assessment_async.domain.chat import (
+    StreamResult,
+    UpstreamError,
+    parse_chunk,
+    upstream_status_error,
+)
 
 
 class SlotTimeout(Exception):
     """Every upstream stream slot stayed busy for llm_slot_timeout."""
-
-
-@dataclass
-class StreamResult:
-    """Filled in as the stream runs: how it ended and what it cost."""
-
-    finish_reason: str | None = None
-    completion_tokens: int | None = None
 
 
 def make_http_client(settings: Settings) -> httpx.AsyncClient:
@@ -135,35 +121,8 @@ class LLMClient:
             await response.aclose()
 
 
-def parse_chunk(data: str, result: StreamResult) -> str:
-    """The text delta of one `data:` chunk, noting finish_reason and usage on the way."""
-    try:
-        chunk: dict[str, Any] = orjson.loads(data)
-        if "error" in chunk:
-            message = str(chunk["error"].get("message", "error"))
-            raise UpstreamError("UPSTREAM_ERROR", f"The language model failed: {message}")
-        usage = chunk.get("usage")
-        if usage:
-            result.completion_tokens = int(usage["completion_tokens"])
-        choices = chunk["choices"]
-        if not choices:
-            return ""
-        choice = choices[0]
-        if choice.get("finish_reason"):
-            result.finish_reason = str(choice["finish_reason"])
-        content = (choice.get("delta") or {}).get("content")
-        return content if isinstance(content, str) else ""
-    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError):
-        raise UpstreamError("UPSTREAM_MALFORMED", "The language model sent a chunk that is "
-                            "not valid chat-completions JSON.") from None
-
-
 async def status_error(response: httpx.Response) -> UpstreamError:
-    if response.status_code == 429:
-        return UpstreamError("UPSTREAM_RATE_LIMITED", "The language model is rate-limiting "
-                             "us; try again shortly.", response.headers.get("Retry-After"))
-    return UpstreamError("UPSTREAM_ERROR", f"The language model answered "
-                         f"{response.status_code}.", response.headers.get("Retry-After"))
+    return upstream_status_error(response.status_code, response.headers.get("Retry-After"))
 
 
 def transport_error(error: httpx.HTTPError) -> UpstreamError:

@@ -12,7 +12,7 @@ from quart_schema import document_response, validate_request
 from assessment_async.auth import bearer_hash, require_session
 from assessment_async.config import Settings
 from assessment_async.db import get_db
-from assessment_async.domain.captures import EXTENSIONS, invalid, upload_fields
+from assessment_async.domain.captures import EXTENSIONS, invalid, no_assessment, upload_fields
 from assessment_async.domain.errors import APIError
 from assessment_async.domain.models import BatchOut, CaptureOut, LinkIn, LinkOut
 from assessment_async.services import captures
@@ -59,7 +59,7 @@ async def create_batch_capture_with_assessment_id(sid: UUID) -> ResponseReturnVa
                 assessment_type = await captures.select_assessment_instrument(
                     conn, sid, assessment_id)
             if assessment_type is None:
-                raise invalid("assessment_id", f"This session has no assessment {assessment_id}.")
+                raise no_assessment(assessment_id)
         frames = []
         for frame, upload in received.frames:
             assert frame.content_type is not None
@@ -94,8 +94,7 @@ async def link_incremental_captures_to_assessment(sid: UUID, data: LinkIn) -> Re
         await require_session(conn, sid, token_hash)
         instrument = await captures.select_assessment_instrument(conn, sid, data.assessment_id)
         if instrument is None:
-            raise invalid("assessment_id", f"This session has no assessment "
-                          f"{data.assessment_id}.")
+            raise no_assessment(data.assessment_id)
         if instrument != data.assessment_type:
             raise invalid("assessment_type", f"Assessment {data.assessment_id} is a "
                           f"{instrument}, not a {data.assessment_type}.")

@@ -16,10 +16,21 @@ from quart_schema import document_response, validate_request
 from assessment_async.auth import bearer_hash, require_session
 from assessment_async.config import Settings
 from assessment_async.db import Database, get_db
-from assessment_async.domain.chat import build_prompt, outcome, sse
-from assessment_async.domain.errors import APIError
+from assessment_async.domain.chat import (
+    StreamResult,
+    UpstreamError,
+    build_prompt,
+    done_event,
+    error_event,
+    llm_busy,
+    message_body,
+    not_saved_event,
+    outcome,
+    sse,
+    turn_in_progress,
+)
 from assessment_async.domain.models import ChatIn, MessageIn, MessageOut, TurnOut
-from assessment_async.llm_client import LLMClient, SlotTimeout, StreamResult, UpstreamError
+from assessment_async.llm_client import LLMClient, SlotTimeout
 from assessment_async.services import chat
 
 log = logging.getLogger(__name__)
@@ -60,8 +71,7 @@ async def create_conversation_turn(sid: UUID, data: ChatIn) -> ResponseReturnVal
     try:
         await client.acquire_slot()
     except SlotTimeout:
-        raise APIError(503, "LLM_BUSY", "Too many conversations are streaming; retry in a few "
-                       "seconds.", headers={"Retry-After": "5"}) from None
+        raise llm_busy() from None
     try:
         async with get_db().connection() as conn:
             await require_session(conn, sid, token_hash)
@@ -70,9 +80,7 @@ async def create_conversation_turn(sid: UUID, data: ChatIn) -> ResponseReturnVal
                                           config.llm_turn_timeout + STALE_MARGIN_SECONDS)
     except chat.TurnInProgress:
         client.release_slot()
-        raise APIError(409, "TURN_IN_PROGRESS", "The previous answer is still streaming; "
-                       "send the next message after its `done` event.",
-                       headers={"Retry-After": "1"}) from None
+        raise turn_in_progress() from None
     except BaseException:
         client.release_slot()
         raise
@@ -137,16 +145,11 @@ async def relay(
     status = outcome(bool(parts), ended)
     saved = await turn.save(parts, status, failure.code if failure else None, result)
     if not saved:
-        yield sse("error", {"code": "TURN_NOT_SAVED", "turn_number": turn_number,
-                            "message": "The answer could not be saved; send the message again."})
+        yield not_saved_event(turn_number)
     elif failure is not None:
-        yield sse("error", {"code": failure.code, "message": failure.message,
-                            "turn_number": turn_number, "status": status,
-                            "retry_after": failure.retry_after})
+        yield error_event(turn_number, status, failure)
     else:
-        yield sse("done", {"turn_number": turn_number, "status": status,
-                           "finish_reason": result.finish_reason,
-                           "completion_tokens": result.completion_tokens})
+        yield done_event(turn_number, status, result)
 
 
 @bp.get("/chat/turns")
@@ -169,4 +172,4 @@ async def save_message(sid: UUID, data: MessageIn) -> ResponseReturnValue:
     async with get_db().connection() as conn:
         await require_session(conn, sid, token_hash)
         row = await chat.insert_message(conn, sid, data.role, data.content, data.metadata)
-    return {"message_id": row["id"], "role": row["role"], "created_at": row["created_at"]}, 201
+    return message_body(row), 201

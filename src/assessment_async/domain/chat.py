@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
+from assessment_async.domain.errors import APIError
 
 ROLES = ("user", "assistant", "system")
 
@@ -33,3 +36,82 @@ def outcome(said_anything: bool, ended_cleanly: bool) -> str:
 def sse(event: str, data: Mapping[str, Any]) -> bytes:
     """One Server-Sent Event; JSON never contains a raw newline, so one data line suffices."""
     return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+class UpstreamError(Exception):
+    """The upstream failed; `code` is the one the client sees in the `error` event."""
+
+    def __init__(self, code: str, message: str, retry_after: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+
+
+@dataclass
+class StreamResult:
+    """Filled in as the stream runs: how it ended and what it cost."""
+
+    finish_reason: str | None = None
+    completion_tokens: int | None = None
+
+
+def parse_chunk(data: str, result: StreamResult) -> str:
+    """The text delta of one `data:` chunk, noting finish_reason and usage on the way."""
+    try:
+        chunk: dict[str, Any] = orjson.loads(data)
+        if "error" in chunk:
+            message = str(chunk["error"].get("message", "error"))
+            raise UpstreamError("UPSTREAM_ERROR", f"The language model failed: {message}")
+        usage = chunk.get("usage")
+        if usage:
+            result.completion_tokens = int(usage["completion_tokens"])
+        choices = chunk["choices"]
+        if not choices:
+            return ""
+        choice = choices[0]
+        if choice.get("finish_reason"):
+            result.finish_reason = str(choice["finish_reason"])
+        content = (choice.get("delta") or {}).get("content")
+        return content if isinstance(content, str) else ""
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError):
+        raise UpstreamError("UPSTREAM_MALFORMED", "The language model sent a chunk that is "
+                            "not valid chat-completions JSON.") from None
+
+
+def upstream_status_error(status: int, retry_after: str | None) -> UpstreamError:
+    if status == 429:
+        return UpstreamError("UPSTREAM_RATE_LIMITED", "The language model is rate-limiting "
+                             "us; try again shortly.", retry_after)
+    return UpstreamError("UPSTREAM_ERROR", f"The language model answered {status}.", retry_after)
+
+
+def error_event(turn_number: int, status: str, failure: UpstreamError) -> bytes:
+    return sse("error", {"code": failure.code, "message": failure.message,
+                         "turn_number": turn_number, "status": status,
+                         "retry_after": failure.retry_after})
+
+
+def not_saved_event(turn_number: int) -> bytes:
+    return sse("error", {"code": "TURN_NOT_SAVED", "turn_number": turn_number,
+                         "message": "The answer could not be saved; send the message again."})
+
+
+def done_event(turn_number: int, status: str, result: StreamResult) -> bytes:
+    return sse("done", {"turn_number": turn_number, "status": status,
+                        "finish_reason": result.finish_reason,
+                        "completion_tokens": result.completion_tokens})
+
+
+def llm_busy() -> APIError:
+    return APIError(503, "LLM_BUSY", "Too many conversations are streaming; retry in a few "
+                    "seconds.", headers={"Retry-After": "5"})
+
+
+def turn_in_progress() -> APIError:
+    return APIError(409, "TURN_IN_PROGRESS", "The previous answer is still streaming; send the "
+                    "next message after its `done` event.", headers={"Retry-After": "1"})
+
+
+def message_body(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {"message_id": row["id"], "role": row["role"], "created_at": row["created_at"]}
