@@ -69,7 +69,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         os.environ["DATABASE_URL"] = url
         os.environ["LLM_BASE_URL"] = llm_url
         config = Config()
-        config.application_path = "assessment_async.asgi:app"
+        config.application_path = args.app
         config.bind = [f"{args.host}:{args.port}"]
         config.worker_class = "uvloop"
         config.workers = 0 if args.workers == 1 else args.workers  # 0: serve in this process
@@ -133,6 +133,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--app", default="assessment_async.asgi:app", help=argparse.SUPPRESS)
     serve.add_argument("--no-migrate", action="store_true",
                        help="refuse to start if migrations are pending instead of applying them")
     serve.set_defaults(handler=cmd_serve)

@@ -76,3 +76,12 @@ async def test_bad_requests_and_bad_profiles_are_400(fake_llm_url: str) -> None:
     assert missing.status_code == 400
     assert bad_profile.status_code == 400
     assert "fault must be one of" in bad_profile.json()["error"]["message"]
+
+
+async def test_a_directive_in_the_prompt_overrides_the_profile(fake_llm_url: str) -> None:
+    messages: list[ChatCompletionMessageParam] = [
+        {"role": "user", "content": "hello {{fake-llm: tokens=3,fault=error,status=503}}"}]
+    async with sdk(fake_llm_url) as client:
+        with pytest.raises(APIStatusError) as caught:
+            await client.chat.completions.create(model="m", messages=messages)
+    assert caught.value.status_code == 503

@@ -1,7 +1,8 @@
 """A latency and fault profile: server flags set the defaults, a request header overrides them.
 
 The header `X-Fake-LLM` takes `key=value` pairs separated by commas, for example
-`ttft=0.05,tokens=20,gap=0.01,fault=cut,fault_at=5`.
+`ttft=0.05,tokens=20,gap=0.01,fault=cut,fault_at=5`; so does a `{{fake-llm: ...}}` directive
+in the last user message, which reaches the fake LLM through any app unchanged.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from assessment_async.fake_llm.profile import HEADER, Profile
 from assessment_async.fake_llm.text import answer_tokens
 
 MODEL = "fake-llm"
+# `{{fake-llm: fault=cut,fault_at=3}}` in the last user message overrides the profile too.
+DIRECTIVE = re.compile(r"\{\{fake-llm:([^}]*)\}\}")
 
 
 @dataclass
@@ -64,6 +67,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         if not isinstance(messages, list) or not messages:
             raise ValueError("messages must be a non-empty list")
         stats.last_roles = [str(m.get("role")) for m in messages]
+        directive = DIRECTIVE.search(prompt_of(messages))
+        if directive:  # a test drives a fault through an app that forwards only the text
+            profile = profile.override(directive.group(1).strip())
     except (ValueError, KeyError, TypeError) as error:
         return error_json(400, f"invalid request: {error}", "invalid_request_error")
 

@@ -1,0 +1,111 @@
+"""The variants the bench compares, and how each is started (the one launcher).
+
+Every variant serves the same API on the same schema, pool size and CPU budget; only the
+server, the concurrency model and the I/O layer differ (shared/design.md, "Variants").
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+TWIN_MANAGE = Path(__file__).resolve().parent.parent / "assessment_twin" / "manage.sh"
+ASGI_APP = "assessment_async.asgi:app"
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    description: str
+    family: str  # "asgi" or "twin"
+    env: dict[str, str] = field(default_factory=dict)
+
+    def command(self, port: int, workers: int) -> list[str]:
+        python = sys.executable
+        host = "127.0.0.1"
+        if self.name == "asgi-uvicorn":
+            return [python, "-m", "uvicorn", ASGI_APP, "--host", host, "--port", str(port),
+                    "--workers", str(workers), "--loop", "uvloop", "--http", "httptools",
+                    "--no-access-log", "--log-level", "warning"]
+        if self.name == "asgi-granian":
+            return [python, "-m", "granian", "--interface", "asgi", "--host", host,
+                    "--port", str(port), "--workers", str(workers), "--loop", "uvloop",
+                    "--no-ws", "--log-level", "warning", ASGI_APP]
+        if self.family == "asgi":
+            app = "assessment_async.naive_asgi:app" if self.name == "asgi-naive" else ASGI_APP
+            return [python, "-m", "assessment_async.cli", "serve", "--host", host,
+                    "--port", str(port), "--workers", str(workers), "--no-migrate",
+                    "--app", app]
+        return ["bash", str(TWIN_MANAGE)]
+
+    def environment(self, port: int, workers: int) -> dict[str, str]:
+        env = dict(self.env)
+        if self.family == "twin":
+            env |= {"BIND": f"127.0.0.1:{port}", "WORKERS": str(workers),
+                    "PYTHON": sys.executable}
+        return env
+
+
+VARIANTS = {v.name: v for v in (
+    Variant("asgi", "Quart on Hypercorn (uvloop), asyncpg under SQLAlchemy's pool: this "
+            "project", "asgi"),
+    Variant("asgi-naive", "the same routes the obvious way: an ORM session per request, "
+            "httpx's default transport", "asgi"),
+    Variant("asgi-uvicorn", "the asgi app on Uvicorn (uvloop, httptools)", "asgi"),
+    Variant("asgi-granian", "the asgi app on Granian", "asgi"),
+    Variant("gthread", "Flask twin, gunicorn -k gthread, 32 threads: before the plan", "twin",
+            {"WORKER_CLASS": "gthread"}),
+    Variant("gevent", "Flask twin, gunicorn -k gevent, psycopg2 unpatched: phase 1 as "
+            "written", "twin", {"WORKER_CLASS": "gevent"}),
+    Variant("gevent-green", "gevent plus psycogreen: what phase 1 needs", "twin",
+            {"WORKER_CLASS": "gevent", "TWIN_PSYCOGREEN": "1"}),
+    Variant("gevent-phase2", "gevent-green with the notes' *_async wrappers called through "
+            "asyncio.run() in the routes", "twin",
+            {"WORKER_CLASS": "gevent", "TWIN_PSYCOGREEN": "1", "TWIN_PHASE2": "1"}),
+)}
+
+
+def start(
+    variant: Variant, port: int, *, workers: int = 1, env: dict[str, str] | None = None,
+    prefix: tuple[str, ...] = (), stdout: int | None = None, stderr: int | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start the variant's server (it needs DATABASE_URL and LLM_BASE_URL in `env`)."""
+    full_env = os.environ | {"LOG_LEVEL": "WARNING"} | (env or {}) \
+        | variant.environment(port, workers)
+    return subprocess.Popen([*prefix, *variant.command(port, workers)], env=full_env,
+                            stdout=stdout, stderr=stderr, start_new_session=True)
+
+
+def wait_ready(process: subprocess.Popen[bytes], port: int, timeout: float = 60) -> None:
+    """Block until GET /readyz answers 200; RuntimeError if the process dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode} before it was ready")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"the server was not ready within {timeout} s")
+
+
+def stop(process: subprocess.Popen[bytes], grace: float = 15) -> None:
+    """SIGTERM the server's process group; SIGKILL what is left after `grace` seconds."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, 15)
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, 9)
+        process.wait()
+    except ProcessLookupError:
+        pass

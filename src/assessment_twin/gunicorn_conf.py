@@ -1,0 +1,25 @@
+"""Gunicorn settings for the twin; manage.sh picks the worker class.
+
+TWIN_PSYCOGREEN=1 patches psycopg2 at worker start (gevent-green, gevent-phase2): without it a
+query blocks the whole gevent worker, which is what phase 1 as written does.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+graceful_timeout = 10
+# gthread and gevent workers run long streams; the sync-worker timeout must not kill them.
+timeout = 0
+keepalive = 5
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    if os.environ.get("TWIN_PSYCOGREEN") == "1":
+        from psycogreen.gevent import patch_psycopg
+
+        patch_psycopg()

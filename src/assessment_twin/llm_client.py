@@ -1,0 +1,87 @@
+"""The upstream LLM stream over requests (sync): cooperative under gevent once patched."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Generator
+
+import orjson
+import requests
+from requests.adapters import HTTPAdapter
+
+from assessment_async.config import Settings, chat_completions_url
+from assessment_async.domain.chat import (
+    StreamResult,
+    UpstreamError,
+    parse_chunk,
+    upstream_status_error,
+)
+
+
+class SyncLLMClient:
+    def __init__(self, settings: Settings, base_url: str) -> None:
+        self.settings = settings
+        self.url = chat_completions_url(base_url)
+        self.http = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=settings.llm_max_streams)
+        self.http.mount("http://", adapter)
+        self.http.mount("https://", adapter)
+        self.headers = {"Authorization": f"Bearer {settings.llm_api_key.get_secret_value()}",
+                        **settings.llm_extra_headers}
+        self.slots = threading.BoundedSemaphore(settings.llm_max_streams)
+
+    def stream_chat(
+        self, messages: list[dict[str, str]], result: StreamResult
+    ) -> Generator[str, None, None]:
+        """Yield the answer's text deltas; UpstreamError on any failure. Closing the generator
+        early closes the upstream response and its connection."""
+        settings = self.settings
+        deadline = time.monotonic() + settings.llm_turn_timeout
+        payload = {"model": settings.llm_model, "messages": messages, "stream": True,
+                   "stream_options": {"include_usage": True}}
+        try:
+            response = self.http.post(
+                self.url, data=orjson.dumps(payload), stream=True,
+                headers=self.headers | {"Content-Type": "application/json"},
+                timeout=(settings.llm_connect_timeout, settings.llm_read_timeout))
+        except requests.RequestException as error:
+            raise transport_error(error) from None
+        with response:
+            if response.status_code != 200:
+                raise upstream_status_error(response.status_code,
+                                            response.headers.get("Retry-After"))
+            try:
+                # chunk_size=None: lines as the chunks arrive, not once 512 bytes are in.
+                for raw in response.iter_lines(chunk_size=None):  # type: ignore[call-overload]
+                    if time.monotonic() > deadline:
+                        raise UpstreamError("UPSTREAM_TIMEOUT", "The language model stopped "
+                                            "sending in the middle of its answer.")
+                    line = raw.decode()
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        return
+                    delta = parse_chunk(data, result)
+                    if delta:
+                        yield delta
+            except requests.RequestException as error:
+                raise transport_error(error) from None
+        raise UpstreamError("UPSTREAM_BROKEN", "The language model's stream ended before it "
+                            "finished.")
+
+
+def transport_error(error: requests.RequestException) -> UpstreamError:
+    if isinstance(error, requests.ConnectTimeout | requests.ReadTimeout):
+        return UpstreamError("UPSTREAM_TIMEOUT", "The language model did not answer in time.")
+    if isinstance(error, requests.ConnectionError) and not isinstance(
+            error, requests.exceptions.ChunkedEncodingError):
+        text = str(error)
+        if "Read timed out" in text:
+            return UpstreamError("UPSTREAM_TIMEOUT", "The language model stopped sending in "
+                                 "the middle of its answer.")
+        if "Connection broken" not in text:
+            return UpstreamError("UPSTREAM_UNREACHABLE", "The language model cannot be "
+                                 "reached.")
+    return UpstreamError("UPSTREAM_BROKEN", "The connection to the language model broke.")

@@ -1,0 +1,128 @@
+"""Camera captures: frames streamed from the WSGI input to disk, linked, listed, downloaded."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from flask import Blueprint, current_app, request, send_file
+
+from assessment_async.config import Settings
+from assessment_async.domain.captures import EXTENSIONS, invalid, no_assessment, upload_fields
+from assessment_async.domain.errors import APIError
+from assessment_async.domain.frame_stream import Block, Frame, FrameStream, Started, UploadLimits
+from assessment_async.domain.models import LinkIn
+from assessment_async.services.captures import StoredFrame
+from assessment_twin import phase2
+from assessment_twin.http import bearer_hash, json_body, require_session
+from assessment_twin.routes import call
+from assessment_twin.services.camera import CameraAssessmentService
+from assessment_twin.storage import SyncLocalStorage, SyncUpload
+
+bp = Blueprint("captures", __name__, url_prefix="/api/sessions/<uuid:sid>/captures")
+READ_SIZE = 64 * 1024
+
+
+def receive(boundary: bytes, storage: SyncLocalStorage, limits: UploadLimits,
+            ) -> tuple[list[tuple[Frame, SyncUpload]], dict[str, str]]:
+    """Decode the body as it is read; frames land in temporary files (removed on failure)."""
+    stream = FrameStream(boundary, limits)
+    frames: list[tuple[Frame, SyncUpload]] = []
+    uploads: dict[int, SyncUpload] = {}
+    try:
+        while not stream.done:
+            chunk = request.stream.read(READ_SIZE) or None
+            for event in stream.feed(chunk):
+                if isinstance(event, Started):
+                    uploads[event.frame.number] = storage.start_upload()
+                    frames.append((event.frame, uploads[event.frame.number]))
+                elif isinstance(event, Block):
+                    uploads[event.frame.number].write(event.data)
+        return frames, stream.fields
+    except BaseException:
+        for _, upload in frames:
+            upload.discard()
+        raise
+
+
+@bp.post("")
+def create_batch_capture_with_assessment_id(sid: UUID) -> Any:
+    settings: Settings = current_app.config["SETTINGS"]
+    storage: SyncLocalStorage = current_app.extensions["storage"]
+    token_hash = bearer_hash()
+    if request.mimetype != "multipart/form-data":
+        raise APIError(415, "UNSUPPORTED_MEDIA_TYPE", "Send frames as multipart/form-data.")
+    boundary = request.mimetype_params.get("boundary", "").encode("latin-1")
+    if not boundary:
+        raise APIError(400, "MALFORMED_MULTIPART", "The Content-Type has no boundary.")
+    if (request.content_length or 0) > settings.capture_max_request_bytes:
+        raise APIError(413, "PAYLOAD_TOO_LARGE", "An upload may carry at most "
+                       f"{settings.capture_max_request_bytes} bytes.")
+    require_session(sid, token_hash)
+    limits = UploadLimits(settings.capture_max_frame_bytes, settings.capture_max_request_bytes,
+                          settings.capture_max_frames, settings.upload_idle_timeout,
+                          settings.upload_timeout)
+    frames, fields = receive(boundary, storage, limits)
+    committed: list[str] = []
+    try:
+        capture_type, assessment_id = upload_fields(len(frames), fields)
+        assessment_type = None
+        if assessment_id is not None:
+            assessment_type = CameraAssessmentService.assessment_instrument(sid, assessment_id)
+            if assessment_type is None:
+                raise no_assessment(assessment_id)
+        stored = []
+        for frame, upload in frames:
+            assert frame.content_type is not None
+            key = f"{sid}/{frame.capture_id}.{EXTENSIONS[frame.content_type]}"
+            upload.commit(key)
+            committed.append(key)
+            stored.append(StoredFrame(frame.capture_id, key, frame.content_type, frame.size,
+                                      frame.sha256, frame.filename[:255] or None))
+        batch_id = call(CameraAssessmentService.create_batch_capture_with_assessment_id,
+                        phase2.create_batch_capture_async, assessment_id, stored, capture_type,
+                        {"session_id": sid, "assessment_type": assessment_type})
+    except BaseException:
+        for _, upload in frames:
+            upload.discard()
+        for key in committed:
+            storage.delete(key)
+        raise
+    return {"batch_id": batch_id, "captures": [
+        {"capture_id": f.capture_id, "size_bytes": f.size_bytes, "sha256": f.sha256,
+         "content_type": f.content_type} for f in stored]}, 201
+
+
+@bp.post("/link")
+def link_incremental_captures_to_assessment(sid: UUID) -> Any:
+    data = json_body(LinkIn)
+    require_session(sid, bearer_hash())
+    instrument = CameraAssessmentService.assessment_instrument(sid, data.assessment_id)
+    if instrument is None:
+        raise no_assessment(data.assessment_id)
+    if instrument != data.assessment_type:
+        raise invalid("assessment_type", f"Assessment {data.assessment_id} is a {instrument}, "
+                      f"not a {data.assessment_type}.")
+    linked = call(CameraAssessmentService.link_incremental_captures_to_assessment,
+                  phase2.link_captures_async, sid, data.assessment_id, instrument)
+    return {"linked": linked}
+
+
+@bp.get("")
+def list_captures(sid: UUID) -> Any:
+    require_session(sid, bearer_hash())
+    return CameraAssessmentService.list_captures(sid)
+
+
+@bp.get("/<uuid:capture_id>")
+def get_capture(sid: UUID, capture_id: UUID) -> Any:
+    require_session(sid, bearer_hash())
+    row = CameraAssessmentService.get_capture(sid, capture_id)
+    if row is None:
+        raise APIError(404, "CAPTURE_NOT_FOUND", f"This session has no capture {capture_id}.")
+    storage: SyncLocalStorage = current_app.extensions["storage"]
+    response = send_file(storage.path(row["storage_key"]), mimetype=row["content_type"],
+                         etag=row["sha256"], conditional=False, max_age=3600)
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,55 @@
+"""Frames on local disk, sync: the same folder layout and commit rules as the ASGI app's."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import BinaryIO
+
+
+class SyncUpload:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.temp_path = root / "tmp" / f"{secrets.token_hex(16)}.part"
+        self.handle: BinaryIO | None = open(self.temp_path, "xb")  # noqa: SIM115
+
+    def write(self, data: bytes) -> None:
+        assert self.handle is not None
+        self.handle.write(data)
+
+    def commit(self, key: str) -> None:
+        assert self.handle is not None
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.handle.close()
+        self.handle = None
+        final = self.root / key
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(self.temp_path, final)
+        fd = os.open(final.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def discard(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
+        self.temp_path.unlink(missing_ok=True)
+
+
+class SyncLocalStorage:
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        (self.root / "tmp").mkdir(parents=True, exist_ok=True)
+
+    def start_upload(self) -> SyncUpload:
+        return SyncUpload(self.root)
+
+    def path(self, key: str) -> Path:
+        return self.root / key
+
+    def delete(self, key: str) -> None:
+        (self.root / key).unlink(missing_ok=True)
