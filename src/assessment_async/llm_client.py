@@ -108,7 +108,7 @@ class LLMClient:
                     raise UpstreamError("UPSTREAM_TIMEOUT", "The language model stopped "
                                         "sending in the middle of its answer.") from None
                 except httpx.HTTPError as error:
-                    raise transport_error(error) from None
+                    raise transport_error(error, mid_stream=True) from None
                 if not line.startswith("data:"):
                     continue  # blank separators, comments, event names
                 data = line[5:].strip()
@@ -125,10 +125,13 @@ async def status_error(response: httpx.Response) -> UpstreamError:
     return upstream_status_error(response.status_code, response.headers.get("Retry-After"))
 
 
-def transport_error(error: httpx.HTTPError) -> UpstreamError:
+def transport_error(error: httpx.HTTPError, mid_stream: bool = False) -> UpstreamError:
     if isinstance(error, httpx.ConnectError) or refused(error):
         return UpstreamError("UPSTREAM_UNREACHABLE", "The language model cannot be reached.")
     if isinstance(error, httpx.TimeoutException):
+        if mid_stream:
+            return UpstreamError("UPSTREAM_TIMEOUT", "The language model stopped sending in the "
+                                 "middle of its answer.")
         return UpstreamError("UPSTREAM_TIMEOUT", "The language model did not answer in time.")
     return UpstreamError("UPSTREAM_BROKEN", "The connection to the language model broke.")
 

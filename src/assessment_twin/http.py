@@ -69,7 +69,16 @@ def require_session(session_id: Any, token_hash: bytes) -> None:
     check_owner(SessionService.session_for_token(token_hash), session_id)
 
 
+# An error answered before the body was read leaves it in the socket; under gthread, Gunicorn
+# then sometimes drops the kept-alive connection and the client's next request fails. Bodies
+# up to this size are read and discarded first.
+DRAIN_LIMIT = 1024 * 1024
+
+
 def error_response(error: APIError) -> Response:
+    if 0 < (request.content_length or 0) <= DRAIN_LIMIT:
+        while request.stream.read(65536):
+            pass
     response = cast(Response, current_app.json.response(error.body()))
     response.status_code = error.status
     response.headers.update(error.headers)

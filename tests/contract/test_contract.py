@@ -1,0 +1,70 @@
+"""One contract, every variant: the same statuses, headers and bodies over real HTTP."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.contract.conftest import CONTRACT_VARIANTS
+from tests.contract.transcript import walk
+
+Entries = list[tuple[str, int, dict[str, str], Any]]
+
+
+@pytest.fixture(name="reference", scope="session")
+def _reference(contract_servers: dict[str, str]) -> Entries:
+    """The ASGI app's walk (each step checked its status on the way)."""
+    return walk(contract_servers["asgi"])
+
+
+def test_the_asgi_app_walks_the_whole_contract(reference: Entries) -> None:
+    by_name = {name: (status, body) for name, status, _, body in reference}
+    submit_status, submit = by_name["submit"]
+    assert (submit_status, submit["total_score"], submit["severity"]) == (201, 17,
+                                                                          "moderately severe")
+    assert submit["item9_positive"] is True
+    chat = by_name["chat"][1]
+    assert chat.count("event: token") == 12 and "event: done" in chat
+    assert "UPSTREAM_BROKEN" in by_name["chat with fault=cut,fault_at=3"][1]
+    turns = by_name["turns"][1]
+    assert [t["status"] for t in turns] == ["complete", "complete", "failed", "failed",
+                                            "partial", "partial", "partial"]
+    assert by_name["link"][1] == {"linked": 2}
+    assert by_name["link again"][1] == {"linked": 0}
+
+
+@pytest.mark.parametrize("variant", [v for v in CONTRACT_VARIANTS if v != "asgi"])
+def test_every_variant_answers_as_the_asgi_app_does(
+    variant: str, contract_servers: dict[str, str], reference: Entries,
+) -> None:
+    entries = walk(contract_servers[variant])
+    for expected, got in zip(reference, entries, strict=True):
+        assert got == expected, f"{variant} differs at step {expected[0]!r}"
+
+
+@pytest.mark.parametrize("variant", CONTRACT_VARIANTS)
+def test_a_client_that_leaves_mid_stream_leaves_a_partial_turn(
+    variant: str, contract_servers: dict[str, str],
+) -> None:
+    with httpx.Client(base_url=contract_servers[variant], timeout=30) as http:
+        session = http.post("/api/sessions", json={}).json()
+        auth = {"Authorization": f"Bearer {session['token']}"}
+        base = f"/api/sessions/{session['session_id']}"
+        message = {"message": "stay {{fake-llm: tokens=400,gap=0.01}}"}
+        with http.stream("POST", f"{base}/chat", json=message, headers=auth) as response:
+            seen = 0
+            for line in response.iter_lines():
+                seen += line.startswith("event: token")
+                if seen == 3:
+                    break
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            [turn] = http.get(f"{base}/chat/turns", headers=auth).json()
+            if turn["status"] != "streaming":
+                break
+            time.sleep(0.1)
+        assert (turn["status"], turn["error_code"]) == ("partial", "CLIENT_DISCONNECTED")
+        assert len(turn["ai_message"].split()) >= 3
