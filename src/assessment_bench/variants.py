@@ -12,6 +12,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -73,7 +74,8 @@ VARIANTS = {v.name: v for v in (
 
 def start(
     variant: Variant, port: int, *, workers: int = 1, env: dict[str, str] | None = None,
-    prefix: tuple[str, ...] = (), stdout: int | None = None, stderr: int | None = None,
+    prefix: tuple[str, ...] = (), stdout: int | IO[bytes] | None = None,
+    stderr: int | IO[bytes] | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start the variant's server (it needs DATABASE_URL and LLM_BASE_URL in `env`)."""
     full_env = os.environ | {"LOG_LEVEL": "WARNING"} | (env or {}) \
