@@ -1,5 +1,8 @@
-"""`assessment-bench`: start any variant in the foreground (and, soon, run the bench).
+"""`assessment-bench`: run the bench, compare runs, or start any variant in the foreground.
 
+    assessment-bench run [--quick | --full | --smoke] [--variants ...] [--scenarios ...]
+                         [--repeats N] [--out DIR] [--baseline VARIANT]
+    assessment-bench compare A B
     assessment-bench serve VARIANT [--port 8000] [--workers 1]
     assessment-bench variants
 """
@@ -38,6 +41,44 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             stop(process)
 
 
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    import shutil
+    from datetime import datetime
+    from pathlib import Path
+
+    from assessment_bench import report
+    from assessment_bench.modes import MODES, SCENARIOS
+    from assessment_bench.runner import Bench, RunConfig
+
+    if shutil.which("wrk") is None and "phq-save" in (args.scenarios or SCENARIOS):
+        log.error("wrk is not installed (Debian: apt-get install wrk; bin/setup does it)")
+        return 2
+    mode = MODES[args.mode]
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out) if args.out else Path("bench/reports") / f"{stamp}-{mode.name}"
+    config = RunConfig(mode=mode, variants=args.variants or list(mode.variants),
+                       scenarios=args.scenarios or list(SCENARIOS),
+                       repeats=args.repeats or mode.repeats, out=out, baseline=args.baseline)
+    if config.baseline not in config.variants:
+        config.baseline = config.variants[0]
+    print(f"assessment-bench {mode.name}: {len(config.variants)} variants x "
+          f"{len(config.scenarios)} scenarios x {config.repeats} repeat(s) -> {out}",
+          flush=True)
+    record = Bench(config).run()
+    written = report.write(config, record)
+    print(f"report: {written / 'report.html'} (also report.md, results.json)", flush=True)
+    return 130 if record.interrupted else 0
+
+
+def cmd_compare(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from assessment_bench.compare import compare
+
+    print(compare(Path(args.a), Path(args.b)), end="")
+    return 0
+
+
 def cmd_variants(args: argparse.Namespace, settings: Settings) -> int:
     for variant in VARIANTS.values():
         print(f"{variant.name:15} {variant.description}")
@@ -52,6 +93,26 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.set_defaults(handler=cmd_serve)
+    from assessment_bench.modes import SCENARIOS
+
+    run = commands.add_parser("run", help="run the bench and write a report")
+    size = run.add_mutually_exclusive_group()
+    size.add_argument("--quick", dest="mode", action="store_const", const="quick")
+    size.add_argument("--full", dest="mode", action="store_const", const="full")
+    size.add_argument("--smoke", dest="mode", action="store_const", const="smoke",
+                      help="seconds per scenario: checks the pipeline, not the servers")
+    run.set_defaults(mode="quick", handler=cmd_run)
+    run.add_argument("--variants", nargs="+", choices=list(VARIANTS))
+    run.add_argument("--scenarios", nargs="+", choices=list(SCENARIOS))
+    run.add_argument("--repeats", type=int)
+    run.add_argument("--out")
+    run.add_argument("--baseline", default="gevent-green",
+                     help="the variant the verdict's ratios compare against")
+    comparison = commands.add_parser("compare", help="two runs side by side")
+    comparison.add_argument("a")
+    comparison.add_argument("b")
+    comparison.set_defaults(handler=cmd_compare)
+
     listing = commands.add_parser("variants", help="list the variants")
     listing.set_defaults(handler=cmd_variants)
     return root
@@ -62,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     handler: Callable[[argparse.Namespace, Settings], int] = args.handler
     return handler(args, settings)
 

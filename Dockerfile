@@ -1,0 +1,13 @@
+# One image for every service of docker-compose.yml: the ASGI app, the gevent twin, the fake
+# LLM, migrations and the bench (which needs wrk and taskset).
+FROM python:3.11-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends wrk util-linux \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY src ./src
+RUN pip install --no-cache-dir '.[twin,bench]'
+ENV DATA_DIR=/data CAPTURE_DIR=/data/captures
+EXPOSE 8000 8001 8100
+CMD ["assessment-async", "serve", "--host", "0.0.0.0", "--no-migrate"]

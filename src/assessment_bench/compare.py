@@ -1,0 +1,36 @@
+"""`assessment-bench compare A B`: two runs' headline figures side by side, change per figure."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from assessment_bench.scenarios import HEADLINES
+
+
+def load(path: Path) -> dict[str, Any]:
+    file = path / "results.json" if path.is_dir() else path
+    document: dict[str, Any] = json.loads(file.read_text())
+    return document
+
+
+def compare(a: Path, b: Path) -> str:
+    first, second = load(a), load(b)
+    lines = [f"# {first['run']['id']} -> {second['run']['id']}", "",
+             "| scenario | variant | A | B | change |", "|---|---|---|---|---|"]
+    for scenario, variants in second["summary"].items():
+        higher = HEADLINES[scenario][2]
+        for variant, figure in variants.items():
+            before = first["summary"].get(scenario, {}).get(variant, {}).get("median")
+            after = figure["median"]
+            if before:
+                change = (after - before) / before * 100
+                better = (change > 0) == higher
+                mark = "" if abs(change) < 5 else (" better" if better else " worse")
+                delta = f"{change:+.1f}%{mark}"
+            else:
+                delta = "new"
+            lines.append(f"| {scenario} | {variant} | {before if before is not None else '–'} "
+                         f"| {after} | {delta} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,74 @@
+"""Open-loop PHQ saves: requests leave on a fixed schedule whatever the server does, and each
+latency is counted from its intended send time (no coordinated omission).
+
+    python -m assessment_bench.load.openloop URL --rate R --seconds S --sessions FILE
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+
+import aiohttp
+
+from assessment_bench.load.stats import latency_ms
+
+
+async def run(base: str, rate: float, seconds: float, sessions: list[dict[str, str]],
+              timeout: float) -> dict[str, object]:
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    total = int(rate * seconds)
+    connector = aiohttp.TCPConnector(limit=0)
+    client_timeout = aiohttp.ClientTimeout(total=timeout)
+    async with aiohttp.ClientSession(connector=connector, timeout=client_timeout) as http:
+        start = time.perf_counter() + 0.05
+
+        async def one(i: int) -> None:
+            intended = start + i / rate
+            delay = intended - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            session = sessions[i % len(sessions)]
+            url = f"{base}/api/sessions/{session['session_id']}/phq/responses/{i % 10 + 1}"
+            try:
+                async with http.put(url, json={"answer": i % 4},
+                                    headers={"Authorization": f"Bearer {session['token']}"}
+                                    ) as response:
+                    await response.read()
+                    if response.status != 200:
+                        errors[f"http {response.status}"] = errors.get(f"http {response.status}",
+                                                                       0) + 1
+                        return
+            except (aiohttp.ClientError, TimeoutError) as error:
+                errors[type(error).__name__] = errors.get(type(error).__name__, 0) + 1
+                return
+            latencies.append(time.perf_counter() - intended)
+
+        tasks = [asyncio.ensure_future(one(i)) for i in range(total)]
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+    return {"target_rate": rate, "achieved_rate": round(len(latencies) / elapsed, 1),
+            "requests": total, "ok": len(latencies), "errors": errors, **latency_ms(latencies)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("base")
+    parser.add_argument("--rate", type=float, required=True)
+    parser.add_argument("--seconds", type=float, required=True)
+    parser.add_argument("--sessions", required=True, help="JSON file: [{session_id, token}]")
+    parser.add_argument("--timeout", type=float, default=10)
+    args = parser.parse_args()
+    with open(args.sessions) as handle:
+        sessions = json.load(handle)
+    import uvloop
+
+    print(json.dumps(uvloop.run(run(args.base, args.rate, args.seconds, sessions,
+                                    args.timeout))))
+
+
+if __name__ == "__main__":
+    main()

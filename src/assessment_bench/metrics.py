@@ -1,0 +1,85 @@
+"""Resource figures: CPU and RSS of each process group the bench runs, sampled in a thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import psutil
+
+Finder = Callable[[], list[psutil.Process]]
+
+
+def tree(pid: int) -> Finder:
+    """A process and all its children (a Gunicorn master and its workers, say)."""
+    def find() -> list[psutil.Process]:
+        try:
+            root = psutil.Process(pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+    return find
+
+
+def postgres() -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] == "postgres":
+            found.append(process)
+    return found
+
+
+class Sampler:
+    """Mean CPU (% of one core) and peak RSS (MB) per named group while the block runs."""
+
+    def __init__(self, groups: dict[str, Finder], interval: float = 0.25) -> None:
+        self.groups = groups
+        self.interval = interval
+        self.cpu: dict[str, list[float]] = {name: [] for name in groups}
+        self.rss: dict[str, float] = dict.fromkeys(groups, 0.0)
+        self.rss_start: dict[str, float] = {}
+        self._seen: dict[int, psutil.Process] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _measure(self, name: str) -> tuple[float, float]:
+        cpu = rss = 0.0
+        for process in self.groups[name]():
+            known = self._seen.setdefault(process.pid, process)
+            try:
+                cpu += known.cpu_percent()
+                rss += known.memory_info().rss
+            except psutil.Error:
+                continue
+        return cpu, rss / 2**20
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            for name in self.groups:
+                cpu, rss = self._measure(name)
+                self.cpu[name].append(cpu)
+                self.rss[name] = max(self.rss[name], rss)
+
+    def __enter__(self) -> Sampler:
+        for name in self.groups:
+            self.rss_start[name] = self._measure(name)[1]  # also primes cpu_percent
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        out = {}
+        for name in self.groups:
+            samples = self.cpu[name][1:] or self.cpu[name] or [0.0]
+            out[name] = {"cpu_percent": round(sum(samples) / len(samples), 1),
+                         "rss_mb": round(self.rss[name], 1),
+                         "rss_growth_mb": round(self.rss[name] - self.rss_start[name], 1)}
+        return out
+
+
+def wait_a_moment() -> None:
+    time.sleep(0.5)

@@ -1,0 +1,50 @@
+"""How long and how hard each run mode measures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SCENARIOS = ("phq-save", "phq-open", "chat-stream", "hol", "camera-upload", "assessment-flow",
+             "db-latency")
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    seconds: float  # one measurement
+    repeats: int
+    variants: tuple[str, ...]
+    connections: int = 32  # wrk's, for phq-save and db-latency
+    open_rates: tuple[int, ...] = (200, 600, 1200)
+    open_slo_p99_ms: float = 100.0
+    chat_streams: int = 200
+    hol_streams: int = 200
+    hol_probe_rate: int = 50
+    uploads: int = 32
+    upload_mb: float = 5.0
+    upload_rounds: int = 1
+    flow_users: tuple[int, ...] = (10, 40)
+    flow_seconds: float = 10
+    db_delay_ms: float = 1.0
+    sessions: int = 200
+
+
+ALL_VARIANTS = ("asgi", "asgi-naive", "asgi-uvicorn", "asgi-granian", "gthread", "gevent",
+                "gevent-green", "gevent-phase2")
+
+MODES = {
+    "smoke": Mode("smoke", seconds=1, repeats=1, variants=("asgi", "gevent-green"),
+                  connections=4, open_rates=(50,), chat_streams=4, hol_streams=4,
+                  hol_probe_rate=20, uploads=2, upload_mb=0.2, flow_users=(2,),
+                  flow_seconds=5, sessions=10),
+    "quick": Mode("quick", seconds=5, repeats=1,
+                  variants=("asgi", "asgi-naive", "gthread", "gevent", "gevent-green",
+                            "gevent-phase2")),
+    "full": Mode("full", seconds=15, repeats=3, variants=ALL_VARIANTS,
+                 open_rates=(250, 500, 1000, 1500, 2000, 3000), upload_rounds=2,
+                 flow_users=(10, 30, 60, 100), flow_seconds=20),
+}
+
+# The SLOs an assessment flow must meet at a given load (p99 per request kind).
+FLOW_SLO_P99_MS = {"phq save": 200.0, "phq submit": 500.0, "chat": 1500.0, "upload": 1000.0}
+FLOW_MAX_ERROR_RATE = 0.01

@@ -1,0 +1,113 @@
+"""The report's PNG plots (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def _bars(path: Path, title: str, ylabel: str, values: dict[str, dict[str, float]]) -> Path:
+    names = list(values)
+    medians = [values[n]["median"] for n in names]
+    low = [values[n]["median"] - values[n]["min"] for n in names]
+    high = [values[n]["max"] - values[n]["median"] for n in names]
+    figure, axis = plt.subplots(figsize=(8, 4))
+    axis.bar(names, medians, yerr=[low, high], capsize=4, color="#4C72B0")
+    axis.set_title(title)
+    axis.set_ylabel(ylabel)
+    axis.tick_params(axis="x", rotation=30)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def _by_variant(results: list[dict[str, Any]], scenario: str) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for result in results:
+        if result["scenario"] == scenario:
+            out.setdefault(result["variant"], []).append(result["figures"])
+    return out
+
+
+def make_plots(out: Path, summary: dict[str, Any], results: list[dict[str, Any]]) -> list[Path]:
+    made = []
+    if "phq-save" in summary:
+        made.append(_bars(out / "throughput.png", "phq-save: one-answer saves per second "
+                          "(median, min-max)", "saves/s", summary["phq-save"]))
+    if "chat-stream" in summary:
+        made.append(_bars(out / "chats.png", "chat-stream: completed chats per second",
+                          "chats/s", summary["chat-stream"]))
+    open_loop = _by_variant(results, "phq-open")
+    if open_loop:
+        figure, axis = plt.subplots(figsize=(8, 4))
+        for variant, runs in open_loop.items():
+            steps = runs[0]["steps"]
+            axis.plot([s["target_rate"] for s in steps], [s["p99_ms"] for s in steps],
+                      marker="o", label=variant)
+        axis.set_yscale("log")
+        axis.set_xlabel("offered load, saves/s (open loop)")
+        axis.set_ylabel("p99 latency, ms (log)")
+        axis.set_title("phq-open: latency against load (first repeat)")
+        axis.legend(fontsize=8)
+        figure.tight_layout()
+        figure.savefig(out / "latency_vs_load.png", dpi=110)
+        plt.close(figure)
+        made.append(out / "latency_vs_load.png")
+    hol = _by_variant(results, "hol")
+    if hol:
+        names = list(hol)
+        alone = [hol[n][0]["probe_alone"]["p99_ms"] for n in names]
+        beside = [hol[n][0]["probe_beside_chats"]["p99_ms"] for n in names]
+        figure, axis = plt.subplots(figsize=(8, 4))
+        xs = range(len(names))
+        axis.bar([x - 0.2 for x in xs], alone, width=0.4, label="probe alone")
+        axis.bar([x + 0.2 for x in xs], beside, width=0.4, label="beside slow chat streams")
+        axis.set_xticks(list(xs), names, rotation=30)
+        axis.set_yscale("log")
+        axis.set_ylabel("PHQ save p99, ms (log)")
+        axis.set_title("hol: does a slow chat block other users? (first repeat)")
+        axis.legend(fontsize=8)
+        figure.tight_layout()
+        figure.savefig(out / "hol.png", dpi=110)
+        plt.close(figure)
+        made.append(out / "hol.png")
+    chats = _by_variant(results, "chat-stream")
+    if chats:
+        names = list(chats)
+        figure, axis = plt.subplots(figsize=(8, 4))
+        xs = range(len(names))
+        axis.bar([x - 0.2 for x in xs], [chats[n][0]["ttft_p50_ms"] for n in names], width=0.4,
+                 label="p50")
+        axis.bar([x + 0.2 for x in xs], [chats[n][0]["ttft_p99_ms"] for n in names], width=0.4,
+                 label="p99")
+        axis.set_xticks(list(xs), names, rotation=30)
+        axis.set_ylabel("time to first token at the client, ms")
+        axis.set_title("chat-stream: time to first token (first repeat)")
+        axis.legend(fontsize=8)
+        figure.tight_layout()
+        figure.savefig(out / "ttft.png", dpi=110)
+        plt.close(figure)
+        made.append(out / "ttft.png")
+    uploads = [r for r in results if r["scenario"] == "camera-upload"]
+    if uploads:
+        names = sorted({r["variant"] for r in uploads}, key=[r["variant"] for r in uploads].index)
+        first = {n: next(r for r in uploads if r["variant"] == n) for n in names}
+        figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+        left.bar(names, [first[n]["figures"]["mb_per_s"] for n in names], color="#55A868")
+        left.set_title("upload MB/s")
+        right.bar(names, [first[n]["resources"]["server"]["rss_growth_mb"] for n in names],
+                  color="#C44E52")
+        right.set_title("server RSS growth during uploads, MB")
+        for axis in (left, right):
+            axis.tick_params(axis="x", rotation=30)
+        figure.tight_layout()
+        figure.savefig(out / "uploads.png", dpi=110)
+        plt.close(figure)
+        made.append(out / "uploads.png")
+    return made

@@ -1,0 +1,91 @@
+"""Write a run's report: results.json (validated against results.schema.json), report.md,
+a self-contained report.html, and the PNG plots."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from assessment_bench import aggregate
+from assessment_bench.plots import make_plots
+from assessment_bench.runner import Record, RunConfig
+from assessment_bench.variants import VARIANTS
+
+SCHEMA = json.loads((Path(__file__).parent / "results.schema.json").read_text())
+TEMPLATES = Environment(loader=PackageLoader("assessment_bench"),
+                        autoescape=select_autoescape(["html"]), trim_blocks=True,
+                        lstrip_blocks=True, keep_trailing_newline=True)
+
+
+def build(config: RunConfig, record: Record) -> dict[str, Any]:
+    summary = aggregate.summarise(record.results)
+    return {
+        "schema_version": 1,
+        "run": {
+            "id": config.out.name,
+            "mode": config.mode.name,
+            "started_at": record.started,
+            "finished_at": datetime.now(UTC).isoformat(),
+            "variants": config.variants,
+            "scenarios": config.scenarios,
+            "repeats": config.repeats,
+            "baseline": config.baseline,
+            "interrupted": record.interrupted,
+            "settings": {k: v for k, v in vars(config.mode).items() if k != "variants"},
+        },
+        "environment": record.environment,
+        "variant_configs": {name: portable_config(name) for name in config.variants},
+        "ceiling": record.ceiling,
+        "results": record.results,
+        "summary": summary,
+        "verdict": aggregate.verdict(summary, config.baseline, config.scenarios),
+        "expectations": aggregate.expectations(record.results, config.variants),
+        "caveats": record.caveats + aggregate.detect_caveats(record.results),
+    }
+
+
+def portable_config(name: str) -> dict[str, Any]:
+    """A variant's command and environment as a reader would type them (no machine paths)."""
+    root = str(Path(__file__).resolve().parents[2]) + "/"
+
+    def clean(text: str) -> str:
+        return "python" if text == sys.executable else text.replace(root, "")
+
+    variant = VARIANTS[name]
+    return {"description": variant.description,
+            "command": [clean(part) for part in variant.command(8000, 1)],
+            "env": {k: clean(v) for k, v in variant.environment(8000, 1).items()}}
+
+
+def validate(document: dict[str, Any]) -> None:
+    jsonschema.validate(document, SCHEMA)
+
+
+def write(config: RunConfig, record: Record) -> Path:
+    out = config.out
+    out.mkdir(parents=True, exist_ok=True)
+    document = build(config, record)
+    validate(document)
+    (out / "results.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
+    plots = make_plots(out, document["summary"], record.results)
+    context = {"doc": document, "plots": [p.name for p in plots], "fmt": fmt}
+    (out / "report.md").write_text(TEMPLATES.get_template("report.md.j2").render(**context))
+    images = {p.name: base64.b64encode(p.read_bytes()).decode() for p in plots}
+    (out / "report.html").write_text(TEMPLATES.get_template("report.html.j2").render(
+        **context, images=images))
+    return out
+
+
+def fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}".rstrip("0").rstrip(".")
+    return str(value)

@@ -1,0 +1,285 @@
+"""`assessment-bench run`: every variant through every scenario on the same pinned core.
+
+PostgreSQL (embedded, or DATABASE_URL), the fake LLM, the load generators and the database
+delay proxy run on the other core(s); each variant in turn gets core 0, fresh data, a
+warm-up, then the scenarios, `repeats` times. Everything started here is stopped here, on
+Ctrl-C too; what was measured before an interruption is still reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from assessment_async import migrate
+from assessment_async.config import Settings
+from assessment_async.embedded_db import EmbeddedPostgres
+from assessment_async.fake_llm.launch import running_fake_llm
+from assessment_async.ports import free_port
+from assessment_bench import environment
+from assessment_bench.load.wrk import run_wrk
+from assessment_bench.metrics import Sampler, postgres, tree
+from assessment_bench.modes import Mode
+from assessment_bench.scenarios import HEADLINES, RUNNERS, Target, load_process
+from assessment_bench.variants import VARIANTS, start, stop, wait_ready
+
+SERVER_CORE = "0"
+OTHER_CORES = "1" if (os.cpu_count() or 2) <= 2 else f"1-{(os.cpu_count() or 2) - 1}"
+PIN_SERVER = ("taskset", "-c", SERVER_CORE)
+PIN_OTHERS = ("taskset", "-c", OTHER_CORES)
+# Every chat streams about 0.5 s upstream: 100 ms to the first of 40 tokens, 10 ms apart.
+FAKE_LLM_PROFILE = ("--ttft", "0.1", "--tokens", "40", "--gap", "0.01")
+BENCH_DATABASE = "assessment_bench"
+
+
+@dataclass
+class RunConfig:
+    mode: Mode
+    variants: list[str]
+    scenarios: list[str]
+    repeats: int
+    out: Path
+    baseline: str = "gevent-green"
+
+
+@dataclass
+class Record:
+    started: str
+    results: list[dict[str, Any]] = field(default_factory=list)
+    ceiling: list[dict[str, Any]] = field(default_factory=list)
+    caveats: list[str] = field(default_factory=list)
+    environment: dict[str, Any] = field(default_factory=dict)
+    interrupted: bool = False
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+@contextmanager
+def bench_database(settings: Settings) -> Iterator[tuple[str, str]]:
+    """(url, PostgreSQL version) of a fresh bench database; the embedded server by default."""
+    server = None
+    if settings.database_url:
+        url = settings.database_url
+    else:
+        server = EmbeddedPostgres(settings.data_dir, settings.embedded_pg_port)
+        server.start()
+        url = server.ensure_database(BENCH_DATABASE, fresh=True)
+        pid_line = (server.pgdata / "postmaster.pid").read_text().splitlines()[0]
+        subprocess.run(["taskset", "-a", "-p", "-c", OTHER_CORES, pid_line],
+                       capture_output=True, check=False)
+    migrate.upgrade(url)
+    version = asyncio.run(_version(url))
+    try:
+        yield url, version
+    finally:
+        if server is not None and server.started_here:
+            server.stop()
+
+
+async def _version(url: str) -> str:
+    conn = await asyncpg.connect(url)
+    try:
+        return str(await conn.fetchval("SHOW server_version"))
+    finally:
+        await conn.close()
+
+
+async def _reset(url: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("TRUNCATE sessions CASCADE")
+        await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
+
+
+@contextmanager
+def delay_proxy(database_url: str, delay_ms: float) -> Iterator[str]:
+    """The database URL rewritten through a proxy that delays each direction by delay_ms."""
+    target = database_url.split("@", 1)[1].split("/", 1)[0]
+    port = free_port()
+    process = subprocess.Popen(
+        [*PIN_OTHERS, sys.executable, "-m", "assessment_bench.load.delay_proxy", "--listen",
+         str(port), "--target", target, "--delay-ms", str(delay_ms)])
+    time.sleep(0.5)
+    try:
+        yield database_url.replace(target, f"127.0.0.1:{port}")
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def make_sessions(base: str, count: int, path: Path) -> None:
+    with httpx.Client(base_url=base, timeout=30) as http:
+        sessions = [http.post("/api/sessions", json={}).json() for _ in range(count)]
+    path.write_text(json.dumps([{"session_id": s["session_id"], "token": s["token"]}
+                                for s in sessions]))
+
+
+class Bench:
+    def __init__(self, config: RunConfig) -> None:
+        self.config = config
+        self.record = Record(started=datetime.now(UTC).isoformat())
+        self.work = Path(self._tempdir())
+
+    @staticmethod
+    def _tempdir() -> str:
+        import tempfile
+
+        return tempfile.mkdtemp(prefix="assessment-bench-")
+
+    def run(self) -> Record:
+        config = self.config
+        settings = Settings()
+        total = config.repeats * len(config.variants) * len(config.scenarios)
+        step = 0
+        with ExitStack() as stack:
+            try:
+                db_url, pg_version = stack.enter_context(bench_database(settings))
+                llm_url = stack.enter_context(running_fake_llm(*FAKE_LLM_PROFILE,
+                                                               prefix=PIN_OTHERS))
+                self.record.environment = environment.describe(SERVER_CORE, OTHER_CORES,
+                                                               pg_version)
+                fake_pid = self._fake_llm_pid()
+                for repeat in range(1, config.repeats + 1):
+                    self._ceiling(db_url, repeat)
+                    for name in config.variants:
+                        step = self._variant(name, repeat, db_url, llm_url, fake_pid, step,
+                                             total)
+            except KeyboardInterrupt:
+                self.record.interrupted = True
+                self.record.caveats.append("The run was interrupted; figures are partial.")
+                say("interrupted: stopping everything and writing what was measured")
+            finally:
+                shutil.rmtree(self.work, ignore_errors=True)
+        return self.record
+
+    def _fake_llm_pid(self) -> int:
+        import psutil
+
+        for child in psutil.Process().children(recursive=True):
+            if "assessment_async.fake_llm" in " ".join(child.cmdline()):
+                return int(child.pid)
+        return -1
+
+    def _ceiling(self, db_url: str, repeat: int) -> None:
+        if "phq-save" not in self.config.scenarios:
+            return
+        sessions = self.work / "ceiling-sessions.json"
+        asyncio.run(_reset(db_url))
+        asyncio.run(_seed_sessions(db_url, self.config.mode.sessions, sessions))
+        figures = load_process("ceiling", db_url, "--seconds", str(self.config.mode.seconds),
+                               "--sessions", str(sessions), prefix=PIN_SERVER)
+        figures["repeat"] = repeat
+        self.record.ceiling.append(figures)
+        say(f"raw driver ceiling (asyncpg, no HTTP, core {SERVER_CORE}): "
+            f"{figures['upserts_per_s']:,.0f} upserts/s")
+
+    def _variant(self, name: str, repeat: int, db_url: str, llm_url: str, fake_pid: int,
+                 step: int, total: int) -> int:
+        mode = self.config.mode
+        scenarios = [s for s in self.config.scenarios if s != "db-latency"]
+        if scenarios:
+            with self._serving(name, db_url, llm_url) as (process, base):
+                sessions = self.work / f"{name}-sessions.json"
+                make_sessions(base, mode.sessions, sessions)
+                if mode.name != "smoke":
+                    run_wrk(base, json.loads(sessions.read_text()), 2, mode.connections,
+                            prefix=PIN_OTHERS)  # warm-up, not recorded
+                target = Target(base, mode, sessions, PIN_OTHERS)
+                for scenario in scenarios:
+                    step += 1
+                    self._measure(name, scenario, repeat, target, process.pid, fake_pid, step,
+                                  total)
+        if "db-latency" in self.config.scenarios:
+            step += 1
+            with delay_proxy(db_url, mode.db_delay_ms) as slow_url, \
+                    self._serving(name, slow_url, llm_url) as (process, base):
+                sessions = self.work / f"{name}-slow-sessions.json"
+                make_sessions(base, mode.sessions, sessions)
+                target = Target(base, mode, sessions, PIN_OTHERS)
+                self._measure(name, "db-latency", repeat, target, process.pid, fake_pid, step,
+                              total)
+        return step
+
+    @contextmanager
+    def _serving(self, name: str, db_url: str,
+                 llm_url: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+        asyncio.run(_reset(db_url))
+        captures = self.work / f"captures-{name}"
+        shutil.rmtree(captures, ignore_errors=True)
+        port = free_port()
+        log = open(self.work / f"{name}.log", "ab")  # noqa: SIM115
+        env = {"DATABASE_URL": db_url, "LLM_BASE_URL": llm_url, "CAPTURE_DIR": str(captures),
+               "LOG_LEVEL": "ERROR"}
+        process = start(VARIANTS[name], port, env=env, prefix=PIN_SERVER, stdout=log,
+                        stderr=subprocess.STDOUT)
+        try:
+            wait_ready(process, port)
+            yield process, f"http://127.0.0.1:{port}"
+        finally:
+            stop(process)
+            log.close()
+
+    def _measure(self, name: str, scenario: str, repeat: int, target: Target, server_pid: int,
+                 fake_pid: int, step: int, total: int) -> None:
+        key, unit, _ = HEADLINES[scenario]
+        server = tree(server_pid)
+        own = os.getpid()
+
+        def loadgen() -> list[Any]:
+            import psutil
+
+            skip = {p.pid for p in server()} | {p.pid for p in tree(fake_pid)()} | {own}
+            return [p for p in psutil.Process().children(recursive=True) if p.pid not in skip]
+
+        groups = {"server": server, "postgres": postgres, "fake_llm": tree(fake_pid),
+                  "load_generator": loadgen}
+        started = time.monotonic()
+        try:
+            with Sampler(groups) as sampler:
+                figures, headline = RUNNERS[scenario](target)
+        except (RuntimeError, subprocess.SubprocessError, OSError, ValueError) as error:
+            self.record.caveats.append(f"{name} {scenario} (repeat {repeat}) failed: {error}")
+            say(f"[{step}/{total}] {name} · {scenario}: FAILED ({error})")
+            return
+        resources = sampler.summary()
+        self.record.results.append({
+            "variant": name, "scenario": scenario, "repeat": repeat, "headline": headline,
+            "figures": figures, "resources": resources,
+            "seconds": round(time.monotonic() - started, 1)})
+        say(f"[{step}/{total}] {name} · {scenario} (repeat {repeat}): {headline:,.1f} {unit}"
+            f" · server CPU {resources['server']['cpu_percent']:.0f}%")
+
+
+async def _seed_sessions(db_url: str, count: int, path: Path) -> None:
+    """Sessions for the ceiling run, made directly in the database."""
+    from assessment_async.domain.tokens import new_token
+    from assessment_async.services.sessions import insert_session
+
+    conn = await asyncpg.connect(db_url)
+    made = []
+    try:
+        for _ in range(count):
+            token, token_hash = new_token()
+            row = await insert_session(conn, token_hash, None)
+            made.append({"session_id": str(row["id"]), "token": token})
+    finally:
+        await conn.close()
+    path.write_text(json.dumps(made))

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from typing import Any
+
+from assessment_bench.aggregate import detect_caveats, summarise, verdict
+
+
+def result(variant: str, scenario: str, headline: float, repeat: int = 1,
+           loadgen_cpu: float = 10.0, errors: dict[str, int] | None = None) -> dict[str, Any]:
+    return {"variant": variant, "scenario": scenario, "repeat": repeat, "headline": headline,
+            "figures": {"errors": errors or {}},
+            "resources": {"load_generator": {"cpu_percent": loadgen_cpu, "rss_mb": 1.0}}}
+
+
+def test_medians_and_ratios_point_the_right_way() -> None:
+    results = [result("asgi", "phq-save", v, i) for i, v in enumerate([900, 1000, 1100], 1)]
+    results += [result("gevent-green", "phq-save", 500), result("asgi", "hol", 10),
+                result("gevent-green", "hol", 40)]
+    summary = summarise(results)
+    assert summary["phq-save"]["asgi"] == {"median": 1000, "min": 900, "max": 1100,
+                                           "repeats": 3}
+    rows = {r["scenario"]: r for r in verdict(summary, "gevent-green", ["phq-save", "hol"])}
+    assert rows["phq-save"]["values"]["asgi"]["ratio_to_baseline"] == 2.0
+    assert rows["hol"]["values"]["asgi"]["ratio_to_baseline"] == 4.0  # lower is better
+    assert rows["hol"]["winner"] == "asgi"
+
+
+def test_close_medians_are_a_tie() -> None:
+    summary = summarise([result("asgi", "phq-save", 1000), result("gthread", "phq-save", 980)])
+    [row] = verdict(summary, "gthread", ["phq-save"])
+    assert row["winner"].startswith("tie")
+
+
+def test_a_saturated_load_generator_and_errors_are_flagged() -> None:
+    caveats = detect_caveats([result("asgi", "phq-save", 1, loadgen_cpu=97),
+                              result("gevent", "hol", 1, errors={"http 503": 3})])
+    assert any("load generator used 97%" in c for c in caveats)
+    assert any("http 503" in c for c in caveats)

@@ -1,0 +1,57 @@
+"""The whole bench pipeline, in seconds per scenario: it must write a complete, schema-valid
+report. No timing is asserted; the figures of a smoke run mean nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from assessment_bench.compare import compare
+from assessment_bench.modes import SCENARIOS
+from assessment_bench.report import SCHEMA
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(name="smoke_run", scope="session")
+def _smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("bench") / "smoke"
+    # As a user runs it: the bench makes its own database on the embedded server.
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    result = subprocess.run([sys.executable, "-m", "assessment_bench.cli", "run", "--smoke",
+                             "--out", str(out)], env=env, capture_output=True, text=True,
+                            timeout=900, cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert f"report: {out / 'report.html'}" in result.stdout
+    return out
+
+
+def test_the_smoke_bench_writes_a_complete_valid_report(smoke_run: Path) -> None:
+    document = json.loads((smoke_run / "results.json").read_text())
+    jsonschema.validate(document, SCHEMA)
+    measured = {(r["variant"], r["scenario"]) for r in document["results"]}
+    assert measured == {(v, s) for v in ("asgi", "gevent-green") for s in SCENARIOS}
+    assert not [c for c in document["caveats"] if "failed" in c], document["caveats"]
+    assert document["ceiling"][0]["upserts_per_s"] > 0
+    assert [row["scenario"] for row in document["verdict"]] == list(SCENARIOS)
+    for name in ("report.md", "report.html", "throughput.png", "latency_vs_load.png",
+                 "hol.png", "ttft.png", "uploads.png"):
+        assert (smoke_run / name).stat().st_size > 0, name
+    html = (smoke_run / "report.html").read_text()
+    assert "data:image/png;base64," in html and 'src="http' not in html
+    markdown = (smoke_run / "report.md").read_text()
+    assert markdown.index("## Verdict") < markdown.index("expectations") \
+        < markdown.index("## Environment") < markdown.index("## Caveats")
+    assert str(ROOT) not in markdown and str(ROOT) not in html
+
+
+def test_compare_puts_two_runs_side_by_side(smoke_run: Path) -> None:
+    table = compare(smoke_run, smoke_run)
+    assert "| phq-save | asgi |" in table
+    assert table.count("+0.0%") == len(SCENARIOS) * 2
