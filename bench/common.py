@@ -1,4 +1,4 @@
-"""What the bench scripts share: the database, the pinned app process, core layout."""
+"""What these one-off measurement scripts share: the database, the pinned app process."""
 
 from __future__ import annotations
 
@@ -13,11 +13,9 @@ import psutil
 
 from assessment_async.config import Settings
 from assessment_async.embedded_db import EmbeddedPostgres
+from assessment_bench.runner import OTHER_CORES, SERVER_CORE
 
-# The server under test gets core 0; everything else (PostgreSQL, the fake LLM, the load
-# generator) runs on the other core(s).
-SERVER_CORE = "0"
-OTHER_CORES = f"1-{max(1, (os.cpu_count() or 2) - 1)}"
+__all__ = ["OTHER_CORES", "SERVER_CORE", "PeakRss", "database_url", "pin_self", "start_app"]
 
 
 def pin_self() -> None:

@@ -41,10 +41,10 @@ def verdict(summary: dict[str, dict[str, dict[str, float]]], baseline: str,
         cells = {}
         for variant, figure in values.items():
             ratio = None
-            if base:
-                ratio = figure["median"] / base if higher else base / figure["median"] \
-                    if figure["median"] else None
-            cells[variant] = {**figure, "ratio_to_baseline": round(ratio, 2) if ratio else None}
+            if base and (higher or figure["median"]):
+                ratio = figure["median"] / base if higher else base / figure["median"]
+            cells[variant] = {**figure,
+                              "ratio_to_baseline": round(ratio, 3) if ratio is not None else None}
         ranked = sorted(values, key=lambda v: values[v]["median"], reverse=higher)
         winner = ranked[0]
         if len(ranked) > 1 and close(values[ranked[0]]["median"], values[ranked[1]]["median"]):
