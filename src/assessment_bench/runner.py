@@ -29,7 +29,7 @@ from assessment_async import migrate
 from assessment_async.config import Settings
 from assessment_async.embedded_db import EmbeddedPostgres
 from assessment_async.fake_llm.launch import running_fake_llm
-from assessment_async.ports import free_port
+from assessment_async.ports import free_port, port_is_free
 from assessment_bench import environment
 from assessment_bench.load.wrk import run_wrk
 from assessment_bench.metrics import Sampler, postgres, tree
@@ -117,7 +117,11 @@ def delay_proxy(database_url: str, delay_ms: float) -> Iterator[str]:
     process = subprocess.Popen(
         [*PIN_OTHERS, sys.executable, "-m", "assessment_bench.load.delay_proxy", "--listen",
          str(port), "--target", target, "--delay-ms", str(delay_ms)])
-    time.sleep(0.5)
+    deadline = time.monotonic() + 20
+    while port_is_free(port):  # not listening yet
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("the database delay proxy did not start")
+        time.sleep(0.1)
     try:
         yield database_url.replace(target, f"127.0.0.1:{port}")
     finally:
@@ -160,8 +164,15 @@ class Bench:
                 for repeat in range(1, config.repeats + 1):
                     self._ceiling(db_url, repeat)
                     for name in config.variants:
-                        step = self._variant(name, repeat, db_url, llm_url, fake_pid, step,
-                                             total)
+                        try:
+                            step = self._variant(name, repeat, db_url, llm_url, fake_pid, step,
+                                                 total)
+                        except (RuntimeError, OSError, httpx.HTTPError,
+                                asyncpg.PostgresError) as error:
+                            # One variant failing to start or serve must not end the run.
+                            self.record.caveats.append(
+                                f"{name} (repeat {repeat}) could not be measured: {error}")
+                            say(f"{name} (repeat {repeat}): could not be measured: {error}")
             except KeyboardInterrupt:
                 self.record.interrupted = True
                 self.record.caveats.append("The run was interrupted; figures are partial.")
@@ -210,7 +221,7 @@ class Bench:
         if "db-latency" in self.config.scenarios:
             step += 1
             with delay_proxy(db_url, mode.db_delay_ms) as slow_url, \
-                    self._serving(name, slow_url, llm_url) as (process, base):
+                    self._serving(name, slow_url, llm_url, reset_url=db_url) as (process, base):
                 sessions = self.work / f"{name}-slow-sessions.json"
                 make_sessions(base, mode.sessions, sessions)
                 target = Target(base, mode, sessions, PIN_OTHERS)
@@ -219,9 +230,9 @@ class Bench:
         return step
 
     @contextmanager
-    def _serving(self, name: str, db_url: str,
-                 llm_url: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-        asyncio.run(_reset(db_url))
+    def _serving(self, name: str, db_url: str, llm_url: str, reset_url: str | None = None,
+                 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+        asyncio.run(_reset(reset_url or db_url))
         captures = self.work / f"captures-{name}"
         shutil.rmtree(captures, ignore_errors=True)
         port = free_port()

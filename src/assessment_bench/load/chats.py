@@ -20,8 +20,19 @@ from assessment_bench.load.stats import latency_ms
 async def participant(http: aiohttp.ClientSession, base: str, message: str, stop_at: float,
                       warm_until: float, results: dict[str, list[float]],
                       errors: dict[str, int]) -> None:
-    async with http.post(f"{base}/api/sessions", json={}) as response:
-        session = await response.json()
+    while True:
+        try:
+            async with http.post(f"{base}/api/sessions", json={}) as response:
+                if response.status == 201:
+                    session = await response.json()
+                    break
+                key = f"session http {response.status}"
+        except (aiohttp.ClientError, TimeoutError) as error:
+            key = f"session {type(error).__name__}"
+        errors[key] = errors.get(key, 0) + 1
+        if time.perf_counter() >= stop_at:
+            return
+        await asyncio.sleep(0.2)
     url = f"{base}/api/sessions/{session['session_id']}/chat"
     headers = {"Authorization": f"Bearer {session['token']}"}
     while time.perf_counter() < stop_at:
