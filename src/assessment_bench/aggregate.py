@@ -16,15 +16,33 @@ def close(a: float, b: float) -> bool:
     return abs(a - b) <= TIE * max(abs(a), abs(b), 1e-9)
 
 
+def error_count(figures: Any) -> int:
+    """Every error a load generator counted, wherever it sits in the figures; a step that
+    probed past the SLO (within_slo false) is expected to fail and does not count."""
+    if isinstance(figures, dict):
+        if figures.get("within_slo") is False:
+            return 0
+        own = sum(int(v) for v in (figures.get("errors") or {}).values()) \
+            if isinstance(figures.get("errors"), dict) else 0
+        return own + sum(error_count(v) for k, v in figures.items() if k != "errors")
+    if isinstance(figures, list):
+        return sum(error_count(v) for v in figures)
+    return 0
+
+
 def summarise(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
     """scenario -> variant -> {median, min, max, repeats} of the headline figure."""
     table: dict[str, dict[str, list[float]]] = {}
     for result in results:
         table.setdefault(result["scenario"], {}).setdefault(result["variant"], []).append(
             float(result["headline"]))
+    errors: dict[tuple[str, str], int] = {}
+    for result in results:
+        key = (result["scenario"], result["variant"])
+        errors[key] = errors.get(key, 0) + error_count(result["figures"])
     return {scenario: {variant: {"median": round(statistics.median(values), 2),
                                  "min": round(min(values), 2), "max": round(max(values), 2),
-                                 "repeats": len(values)}
+                                 "repeats": len(values), "errors": errors[(scenario, variant)]}
                        for variant, values in variants.items()}
             for scenario, variants in table.items()}
 
@@ -45,7 +63,9 @@ def verdict(summary: dict[str, dict[str, dict[str, float]]], baseline: str,
                 ratio = figure["median"] / base if higher else base / figure["median"]
             cells[variant] = {**figure,
                               "ratio_to_baseline": round(ratio, 3) if ratio is not None else None}
-        ranked = sorted(values, key=lambda v: values[v]["median"], reverse=higher)
+        # A variant that answered with errors cannot win: its figure is not the same work.
+        clean = [v for v in values if not values[v].get("errors")] or list(values)
+        ranked = sorted(clean, key=lambda v: values[v]["median"], reverse=higher)
         winner = ranked[0]
         if len(ranked) > 1 and close(values[ranked[0]]["median"], values[ranked[1]]["median"]):
             winner = f"tie: {ranked[0]}, {ranked[1]} (within {TIE:.0%})"
@@ -97,7 +117,8 @@ def detect_caveats(results: list[dict[str, Any]]) -> list[str]:
             if cpu >= SATURATED_CPU:
                 caveats.append(f"{where}: the {helper.replace('_', ' ')} used {cpu:.0f}% of a "
                                "core, so it may have limited the figure, not the server.")
-        errors = result["figures"].get("errors") or {}
+        errors = error_count(result["figures"])
         if errors:
-            caveats.append(f"{where}: errors {errors}.")
+            caveats.append(f"{where}: {errors:,} requests failed (see results.json); this "
+                           "variant cannot win the scenario.")
     return caveats

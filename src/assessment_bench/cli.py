@@ -3,6 +3,7 @@
     assessment-bench run [--quick | --full | --smoke] [--variants ...] [--scenarios ...]
                          [--repeats N] [--out DIR] [--baseline VARIANT]
     assessment-bench compare A B
+    assessment-bench report RUN_DIR
     assessment-bench serve VARIANT [--port 8000] [--workers 1]
     assessment-bench variants
 """
@@ -70,6 +71,15 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return 130 if record.interrupted else 0
 
 
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from assessment_bench.report import rerender
+
+    print(f"report: {rerender(Path(args.run)) / 'report.html'}")
+    return 0
+
+
 def cmd_compare(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
@@ -112,6 +122,11 @@ def parser() -> argparse.ArgumentParser:
     comparison.add_argument("a")
     comparison.add_argument("b")
     comparison.set_defaults(handler=cmd_compare)
+
+    rendering = commands.add_parser("report", help="write a run's report again from its "
+                                    "results.json")
+    rendering.add_argument("run")
+    rendering.set_defaults(handler=cmd_report)
 
     listing = commands.add_parser("variants", help="list the variants")
     listing.set_defaults(handler=cmd_variants)

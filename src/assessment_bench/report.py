@@ -24,6 +24,24 @@ TEMPLATES = Environment(loader=PackageLoader("assessment_bench"),
                         lstrip_blocks=True, keep_trailing_newline=True)
 
 
+def rerender(folder: Path) -> Path:
+    """Write a run's report again from its results.json (after the report code changed)."""
+    from assessment_bench.modes import MODES
+
+    document = json.loads((folder / "results.json").read_text())
+    run = document["run"]
+    config = RunConfig(mode=MODES[run["mode"]], variants=run["variants"],
+                       scenarios=run["scenarios"], repeats=run["repeats"], out=folder,
+                       baseline=run["baseline"])
+    detected = set(aggregate.detect_caveats(document["results"]))
+    record = Record(started=run["started_at"], results=document["results"],
+                    ceiling=document["ceiling"], environment=document["environment"],
+                    interrupted=run["interrupted"],
+                    caveats=[c for c in document["caveats"] if c not in detected])
+    return write(config, record, finished_at=run["finished_at"],
+                 settings=run.get("settings"))
+
+
 def build(config: RunConfig, record: Record) -> dict[str, Any]:
     summary = aggregate.summarise(record.results)
     return {
@@ -68,10 +86,15 @@ def validate(document: dict[str, Any]) -> None:
     jsonschema.validate(document, SCHEMA)
 
 
-def write(config: RunConfig, record: Record) -> Path:
+def write(config: RunConfig, record: Record, finished_at: str | None = None,
+          settings: dict[str, Any] | None = None) -> Path:
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
     document = build(config, record)
+    if finished_at:
+        document["run"]["finished_at"] = finished_at
+    if settings:
+        document["run"]["settings"] = settings
     validate(document)
     (out / "results.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
     plots = make_plots(out, document["summary"], record.results)

@@ -36,3 +36,20 @@ def test_a_saturated_load_generator_and_errors_are_flagged() -> None:
                               result("gevent", "hol", 1, errors={"http 503": 3})])
     assert any("load generator used 97%" in c for c in caveats)
     assert any("http 503" in c for c in caveats)
+
+
+def test_errors_are_counted_wherever_they_sit_but_not_past_the_slo() -> None:
+    from assessment_bench.aggregate import error_count
+
+    figures = {"errors": {"http 500": 2}, "chats": {"errors": {"event error": 3}},
+               "steps": [{"within_slo": True, "errors": {"x": 1}},
+                         {"within_slo": False, "errors": {"TimeoutError": 50}}]}
+    assert error_count(figures) == 6
+
+
+def test_a_variant_with_errors_cannot_win() -> None:
+    summary = summarise([result("asgi", "hol", 50), result("gevent-phase2", "hol", 10,
+                                                           errors={"http 500": 900})])
+    [row] = verdict(summary, "asgi", ["hol"])
+    assert row["winner"] == "asgi"
+    assert row["values"]["gevent-phase2"]["errors"] == 900

@@ -55,3 +55,21 @@ def test_compare_puts_two_runs_side_by_side(smoke_run: Path) -> None:
     table = compare(smoke_run, smoke_run)
     assert "| phq-save | asgi |" in table
     assert table.count("+0.0%") == len(SCENARIOS) * 2
+
+
+def test_a_report_can_be_written_again_from_its_results(smoke_run: Path,
+                                                        tmp_path: Path) -> None:
+    import shutil
+
+    from assessment_bench.report import rerender
+
+    copy = tmp_path / "again"
+    shutil.copytree(smoke_run, copy)
+    (copy / "report.md").unlink()
+    rerender(copy)
+    again = json.loads((copy / "results.json").read_text())
+    jsonschema.validate(again, SCHEMA)
+    original = json.loads((smoke_run / "results.json").read_text())
+    assert again["results"] == original["results"]
+    assert again["run"]["finished_at"] == original["run"]["finished_at"]
+    assert (copy / "report.md").read_text().startswith("# assessment-bench: smoke run")
