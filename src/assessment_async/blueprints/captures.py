@@ -12,7 +12,13 @@ from quart_schema import document_response, validate_request
 from assessment_async.auth import bearer_hash, require_session
 from assessment_async.config import Settings
 from assessment_async.db import get_db
-from assessment_async.domain.captures import EXTENSIONS, invalid, no_assessment, upload_fields
+from assessment_async.domain.captures import (
+    EXTENSIONS,
+    invalid,
+    no_assessment,
+    upload_boundary,
+    upload_fields,
+)
 from assessment_async.domain.errors import APIError
 from assessment_async.domain.models import BatchOut, CaptureOut, LinkIn, LinkOut
 from assessment_async.services import captures
@@ -38,14 +44,8 @@ async def create_batch_capture_with_assessment_id(sid: UUID) -> ResponseReturnVa
     """Upload frames (multipart: `frames` files, `capture_type`, optional `assessment_id`)."""
     settings: Settings = current_app.extensions["settings"]
     token_hash = bearer_hash()
-    if request.mimetype != "multipart/form-data":
-        raise APIError(415, "UNSUPPORTED_MEDIA_TYPE", "Send frames as multipart/form-data.")
-    boundary = request.mimetype_params.get("boundary", "").encode("latin-1")
-    if not boundary:
-        raise APIError(400, "MALFORMED_MULTIPART", "The Content-Type has no boundary.")
-    if (request.content_length or 0) > settings.capture_max_request_bytes:
-        raise APIError(413, "PAYLOAD_TOO_LARGE", "An upload may carry at most "
-                       f"{settings.capture_max_request_bytes} bytes.")
+    boundary = upload_boundary(request.mimetype, request.mimetype_params,
+                               request.content_length, settings.capture_max_request_bytes)
     db = get_db()
     async with db.connection() as conn:
         await require_session(conn, sid, token_hash)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from uuid import UUID
 
 from assessment_async.domain.errors import APIError
@@ -47,3 +48,17 @@ def upload_fields(frame_count: int, fields: dict[str, str]) -> tuple[str, UUID |
 
 def no_assessment(assessment_id: UUID) -> APIError:
     return invalid("assessment_id", f"This session has no assessment {assessment_id}.")
+
+
+def upload_boundary(mimetype: str, params: Mapping[str, str], content_length: int | None,
+                    max_bytes: int) -> bytes:
+    """The multipart boundary of an upload request, after its headers were checked."""
+    if mimetype != "multipart/form-data":
+        raise APIError(415, "UNSUPPORTED_MEDIA_TYPE", "Send frames as multipart/form-data.")
+    boundary = params.get("boundary", "").encode("latin-1")
+    if not boundary:
+        raise APIError(400, "MALFORMED_MULTIPART", "The Content-Type has no boundary.")
+    if (content_length or 0) > max_bytes:
+        raise APIError(413, "PAYLOAD_TOO_LARGE", f"An upload may carry at most {max_bytes} "
+                       "bytes.")
+    return boundary

@@ -8,7 +8,13 @@ from uuid import UUID
 from flask import Blueprint, current_app, request, send_file
 
 from assessment_async.config import Settings
-from assessment_async.domain.captures import EXTENSIONS, invalid, no_assessment, upload_fields
+from assessment_async.domain.captures import (
+    EXTENSIONS,
+    invalid,
+    no_assessment,
+    upload_boundary,
+    upload_fields,
+)
 from assessment_async.domain.errors import APIError
 from assessment_async.domain.frame_stream import Block, Frame, FrameStream, Started, UploadLimits
 from assessment_async.domain.models import LinkIn
@@ -50,14 +56,8 @@ def create_batch_capture_with_assessment_id(sid: UUID) -> Any:
     settings: Settings = current_app.config["SETTINGS"]
     storage: SyncLocalStorage = current_app.extensions["storage"]
     token_hash = bearer_hash()
-    if request.mimetype != "multipart/form-data":
-        raise APIError(415, "UNSUPPORTED_MEDIA_TYPE", "Send frames as multipart/form-data.")
-    boundary = request.mimetype_params.get("boundary", "").encode("latin-1")
-    if not boundary:
-        raise APIError(400, "MALFORMED_MULTIPART", "The Content-Type has no boundary.")
-    if (request.content_length or 0) > settings.capture_max_request_bytes:
-        raise APIError(413, "PAYLOAD_TOO_LARGE", "An upload may carry at most "
-                       f"{settings.capture_max_request_bytes} bytes.")
+    boundary = upload_boundary(request.mimetype, request.mimetype_params,
+                               request.content_length, settings.capture_max_request_bytes)
     require_session(sid, token_hash)
     limits = UploadLimits(settings.capture_max_frame_bytes, settings.capture_max_request_bytes,
                           settings.capture_max_frames, settings.upload_idle_timeout,
