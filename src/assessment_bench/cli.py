@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 
 from assessment_async import migrate
-from assessment_async.cli import database, upstream
+from assessment_async.cli import configure_logging, database, upstream
 from assessment_async.config import Settings
 from assessment_bench.variants import VARIANTS, start, stop, wait_ready
 
@@ -136,9 +136,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings = Settings()
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
+    configure_logging(settings)
     handler: Callable[[argparse.Namespace, Settings], int] = args.handler
     return handler(args, settings)
 

@@ -21,10 +21,31 @@ def _bars(path: Path, title: str, ylabel: str, values: dict[str, dict[str, float
     axis.set_title(title)
     axis.set_ylabel(ylabel)
     axis.tick_params(axis="x", rotation=30)
+    return _save(figure, path)
+
+
+def _save(figure: Any, path: Path) -> Path:
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def _paired_bars(path: Path, title: str, ylabel: str, names: list[str],
+                 pairs: tuple[tuple[str, list[float]], tuple[str, list[float]]],
+                 log: bool = False) -> Path:
+    """Two bars per variant side by side (say p50 and p99)."""
+    figure, axis = plt.subplots(figsize=(8, 4))
+    xs = range(len(names))
+    for offset, (label, values) in zip((-0.2, 0.2), pairs, strict=True):
+        axis.bar([x + offset for x in xs], values, width=0.4, label=label)
+    axis.set_xticks(list(xs), names, rotation=30)
+    if log:
+        axis.set_yscale("log")
+    axis.set_ylabel(ylabel)
+    axis.set_title(title)
+    axis.legend(fontsize=8)
+    return _save(figure, path)
 
 
 def _by_variant(results: list[dict[str, Any]], scenario: str) -> dict[str, list[dict[str, Any]]]:
@@ -55,45 +76,24 @@ def make_plots(out: Path, summary: dict[str, Any], results: list[dict[str, Any]]
         axis.set_ylabel("p99 latency, ms (log)")
         axis.set_title("phq-open: latency against load (first repeat)")
         axis.legend(fontsize=8)
-        figure.tight_layout()
-        figure.savefig(out / "latency_vs_load.png", dpi=110)
-        plt.close(figure)
-        made.append(out / "latency_vs_load.png")
+        made.append(_save(figure, out / "latency_vs_load.png"))
     hol = _by_variant(results, "hol")
     if hol:
         names = list(hol)
-        alone = [hol[n][0]["probe_alone"]["p99_ms"] for n in names]
-        beside = [hol[n][0]["probe_beside_chats"]["p99_ms"] for n in names]
-        figure, axis = plt.subplots(figsize=(8, 4))
-        xs = range(len(names))
-        axis.bar([x - 0.2 for x in xs], alone, width=0.4, label="probe alone")
-        axis.bar([x + 0.2 for x in xs], beside, width=0.4, label="beside slow chat streams")
-        axis.set_xticks(list(xs), names, rotation=30)
-        axis.set_yscale("log")
-        axis.set_ylabel("PHQ save p99, ms (log)")
-        axis.set_title("hol: does a slow chat block other users? (first repeat)")
-        axis.legend(fontsize=8)
-        figure.tight_layout()
-        figure.savefig(out / "hol.png", dpi=110)
-        plt.close(figure)
-        made.append(out / "hol.png")
+        made.append(_paired_bars(
+            out / "hol.png", "hol: does a slow chat block other users? (first repeat)",
+            "PHQ save p99, ms (log)", names,
+            (("probe alone", [hol[n][0]["probe_alone"]["p99_ms"] for n in names]),
+             ("beside slow chat streams",
+              [hol[n][0]["probe_beside_chats"]["p99_ms"] for n in names])), log=True))
     chats = _by_variant(results, "chat-stream")
     if chats:
         names = list(chats)
-        figure, axis = plt.subplots(figsize=(8, 4))
-        xs = range(len(names))
-        axis.bar([x - 0.2 for x in xs], [chats[n][0]["ttft_p50_ms"] for n in names], width=0.4,
-                 label="p50")
-        axis.bar([x + 0.2 for x in xs], [chats[n][0]["ttft_p99_ms"] for n in names], width=0.4,
-                 label="p99")
-        axis.set_xticks(list(xs), names, rotation=30)
-        axis.set_ylabel("time to first token at the client, ms")
-        axis.set_title("chat-stream: time to first token (first repeat)")
-        axis.legend(fontsize=8)
-        figure.tight_layout()
-        figure.savefig(out / "ttft.png", dpi=110)
-        plt.close(figure)
-        made.append(out / "ttft.png")
+        made.append(_paired_bars(
+            out / "ttft.png", "chat-stream: time to first token (first repeat)",
+            "time to first token at the client, ms", names,
+            (("p50", [chats[n][0]["ttft_p50_ms"] for n in names]),
+             ("p99", [chats[n][0]["ttft_p99_ms"] for n in names]))))
     uploads = [r for r in results if r["scenario"] == "camera-upload"]
     if uploads:
         names = sorted({r["variant"] for r in uploads}, key=[r["variant"] for r in uploads].index)
@@ -106,8 +106,5 @@ def make_plots(out: Path, summary: dict[str, Any], results: list[dict[str, Any]]
         right.set_title("server RSS growth during uploads, MB")
         for axis in (left, right):
             axis.tick_params(axis="x", rotation=30)
-        figure.tight_layout()
-        figure.savefig(out / "uploads.png", dpi=110)
-        plt.close(figure)
-        made.append(out / "uploads.png")
+        made.append(_save(figure, out / "uploads.png"))
     return made
