@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import threading
-import time
-
-import httpx
-import psutil
 
 from assessment_async.config import Settings
 from assessment_async.embedded_db import EmbeddedPostgres
 from assessment_bench.runner import OTHER_CORES, SERVER_CORE
+from assessment_bench.variants import VARIANTS, start, stop, wait_ready
 
-__all__ = ["OTHER_CORES", "SERVER_CORE", "PeakRss", "database_url", "pin_self", "start_app"]
+__all__ = ["OTHER_CORES", "SERVER_CORE", "database_url", "pin_self", "start_app"]
 
 
 def pin_self() -> None:
@@ -33,45 +28,12 @@ def database_url() -> str:
     return server.ensure_database("assessment_bench")
 
 
-class PeakRss:
-    """Samples a process's RSS every 10 ms in a thread while the block runs."""
-
-    def __init__(self, process: psutil.Process) -> None:
-        self.process = process
-        self.before = self.peak = self.after = process.memory_info().rss
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            time.sleep(0.01)
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.after = self.process.memory_info().rss
-
-
 def start_app(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """`assessment-async serve` pinned to SERVER_CORE; returns once /readyz answers 200."""
-    process = subprocess.Popen(
-        ["taskset", "-c", SERVER_CORE, sys.executable, "-m", "assessment_async.cli", "serve",
-         "--port", str(port)],
-        env=os.environ | {"LOG_LEVEL": "WARNING"} | env,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.2)
-        if process.poll() is not None:
-            break
-    process.terminate()
-    raise RuntimeError("the app did not become ready")
+    """The `asgi` variant pinned to SERVER_CORE, through the bench's launcher; ready."""
+    process = start(VARIANTS["asgi"], port, env=env, prefix=("taskset", "-c", SERVER_CORE))
+    try:
+        wait_ready(process, port)
+    except RuntimeError:
+        stop(process)
+        raise
+    return process
