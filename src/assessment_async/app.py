@@ -35,6 +35,7 @@ def create_app(settings: Settings) -> Quart:
     # to max_body_bytes by APIRequest.get_json.
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes,
                                            settings.capture_max_request_bytes)
+    app.config["BODY_TIMEOUT"] = settings.body_timeout  # whole JSON bodies; uploads: uploads.py
     app.extensions["settings"] = settings
 
     QuartSchema(

@@ -27,7 +27,11 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = []
     # Quart rejects bodies above this with 413; the contract caps it at 16 MiB.
     max_body_bytes: int = Field(16 * MIB, ge=1024, le=16 * MIB)
+    # Longest wait for a whole JSON body; a client trickling it in gets 408.
+    body_timeout: float = Field(15.0, gt=0)
     log_level: str = "INFO"
+    # "json": one JSON object per line (for log shippers); "text": plain lines for a terminal.
+    log_format: Literal["json", "text"] = "json"
 
     # Camera frames: where they are stored, and the caps on an upload.
     capture_dir: Path = Path(".data/captures")
@@ -54,6 +58,8 @@ class Settings(BaseSettings):
     # Open upstream streams per worker; a chat beyond it waits llm_slot_timeout, then 503.
     llm_max_streams: int = Field(1000, ge=1)
     llm_slot_timeout: float = Field(5.0, ge=0)
+    # Chat turns a session may start per minute (each costs money upstream); 0: no limit.
+    chat_turns_per_minute: int = Field(20, ge=0)
     # Earlier turns sent with each prompt.
     llm_history_turns: int = Field(10, ge=0, le=100)
     llm_system_prompt: str = (
