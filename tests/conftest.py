@@ -26,7 +26,8 @@ from assessment_async.config import Settings
 from assessment_async.embedded_db import EmbeddedPostgres
 from assessment_async.fake_llm.launch import running_fake_llm
 
-TEST_DATABASE = "assessment_test"
+# TEST_DATABASE_NAME lets two test runs share one embedded cluster without clobbering.
+TEST_DATABASE = os.environ.get("TEST_DATABASE_NAME", "assessment_test")
 FRONTEND = "https://frontend.example"
 
 
