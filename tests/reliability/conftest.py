@@ -1,0 +1,16 @@
+"""Fixtures for the fault suite: the stack a fault drives (database, fake LLM, a work folder)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assessment_bench.reliability.server import Stack
+
+
+@pytest.fixture(name="stack")
+def _stack(database_url: str, fake_llm_url: str, tmp_path: Path) -> Stack:
+    """The shared test cluster: faults that stop PostgreSQL must not use this one."""
+    return Stack(database_url=database_url, llm_url=fake_llm_url, workdir=tmp_path,
+                 postgres=None)
