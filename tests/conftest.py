@@ -6,6 +6,7 @@ they start the embedded PostgreSQL and use a database of their own, made anew ea
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -16,7 +17,10 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import httpx
 import pytest
+from hypercorn.asyncio import serve as hypercorn_serve
+from hypercorn.config import Config as HyperConfig
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
@@ -25,6 +29,7 @@ from assessment_async.app import create_app
 from assessment_async.config import Settings
 from assessment_async.embedded_db import EmbeddedPostgres
 from assessment_async.fake_llm.launch import running_fake_llm
+from assessment_async.ports import free_port
 
 # TEST_DATABASE_NAME lets two test runs share one embedded cluster without clobbering.
 TEST_DATABASE = os.environ.get("TEST_DATABASE_NAME", "assessment_test")
@@ -69,6 +74,40 @@ async def serving(settings: Settings, **overrides: Any) -> AsyncIterator[Quart]:
     app = create_app(settings.model_copy(update=overrides))
     async with app.test_app():
         yield app
+    await truncate_sessions(settings)
+
+
+@asynccontextmanager
+async def serving_http(settings: Settings, **overrides: Any) -> AsyncIterator[str]:
+    """The app behind Hypercorn on a loopback port, in this event loop; yields its base URL.
+
+    Quart's test client skips the ASGI layer; this goes through it, as production does.
+    """
+    app = create_app(settings.model_copy(update=overrides))
+    config = HyperConfig()
+    port = free_port()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.accesslog = config.errorlog = None
+    stop = asyncio.Event()
+    task = asyncio.create_task(hypercorn_serve(app, config, shutdown_trigger=stop.wait))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as probe:
+            for _ in range(200):
+                try:
+                    if (await probe.get(f"{url}/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.05)
+        yield url
+    finally:
+        stop.set()
+        await task
+        await truncate_sessions(settings)
+
+
+async def truncate_sessions(settings: Settings) -> None:
     conn = await asyncpg.connect(settings.database_url)
     try:
         await conn.execute("TRUNCATE sessions CASCADE")

@@ -6,17 +6,18 @@ import asyncio
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from quart import Quart
+from quart import Quart, request
 from quart_cors import cors
 from quart_schema import QuartSchema
 
 from assessment_async.backpressure import FlowControlledConnection
-from assessment_async.blueprints import captures, chat, health, phq, sessions
+from assessment_async.blueprints import captures, chat, health, metrics, phq, sessions
 from assessment_async.config import Settings
 from assessment_async.db import Database
 from assessment_async.errors import register_error_handlers
 from assessment_async.jsonio import APIRequest, OrjsonProvider
 from assessment_async.llm_client import LLMClient
+from assessment_async.metrics import ObservedApp, watch_event_loop
 from assessment_async.storage import LocalStorage
 
 SECURITY: dict[str, Any] = {"session_token": {"type": "http", "scheme": "bearer"}}
@@ -51,9 +52,16 @@ def create_app(settings: Settings) -> Quart:
              allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
              expose_headers=["X-Clinical-Alert", "Retry-After"], max_age=600)
 
-    for blueprint in (health.bp, sessions.bp, phq.bp, chat.bp, captures.bp):
+    for blueprint in (health.bp, metrics.bp, sessions.bp, phq.bp, chat.bp, captures.bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
+    app.asgi_app = ObservedApp(app.asgi_app)  # type: ignore[method-assign]
+
+    @app.before_request
+    async def _label_route() -> None:
+        # The route template labels the request's metrics (metrics.ObservedApp reads it).
+        if request.url_rule is not None:
+            request.scope["route"] = request.url_rule.rule  # type: ignore[typeddict-unknown-key]
 
     @app.while_serving
     async def _lifespan() -> AsyncGenerator[None, None]:
@@ -61,7 +69,9 @@ def create_app(settings: Settings) -> Quart:
         app.extensions["llm"] = LLMClient(settings, llm_url)
         app.extensions["background"] = set()
         app.extensions["storage"] = LocalStorage(settings.capture_dir)
+        lag_watch = asyncio.create_task(watch_event_loop())
         yield
+        lag_watch.cancel()
         # Turns being stored after their client left must land before the pool closes.
         await asyncio.gather(*app.extensions["background"], return_exceptions=True)
         await app.extensions.pop("llm").aclose()

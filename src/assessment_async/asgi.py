@@ -5,5 +5,8 @@ Reads Settings from the environment; the CLI sets DATABASE_URL before the worker
 
 from assessment_async.app import create_app
 from assessment_async.config import Settings
+from assessment_async.logs import configure_logging
 
-app = create_app(Settings())
+settings = Settings()
+configure_logging(settings)  # uvicorn and granian workers come here without the CLI
+app = create_app(settings)

@@ -11,12 +11,14 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from assessment_async import migrate
 from assessment_async.config import Settings
 from assessment_async.embedded_db import EmbeddedPostgres
+from assessment_async.logs import configure_logging
 
 log = logging.getLogger("assessment_async")
 
@@ -68,6 +70,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # Workers import assessment_async.asgi, which reads the environment.
         os.environ["DATABASE_URL"] = url
         os.environ["LLM_BASE_URL"] = llm_url
+        if args.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+            # Each worker writes its metrics there, so any worker's /metrics covers them all.
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="metrics-")
         config = Config()
         config.application_path = args.app
         config.bind = [f"{args.host}:{args.port}"]
@@ -153,12 +158,6 @@ def parser() -> argparse.ArgumentParser:
     status = db.add_parser("status", help="list migrations not yet applied (exit 1 if any)")
     status.set_defaults(handler=cmd_db_status)
     return root
-
-
-def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
 
 
 def main(argv: list[str] | None = None) -> int:

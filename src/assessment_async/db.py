@@ -16,10 +16,12 @@ from typing import Any
 import asyncpg
 from asyncpg import Connection
 from quart import current_app
+from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from assessment_async.config import Settings, driver_url
+from assessment_async.metrics import POOL_IN_USE, POOL_SIZE
 
 
 class Database:
@@ -31,6 +33,10 @@ class Database:
             pool_timeout=settings.db_pool_timeout,
             connect_args={"timeout": settings.db_connect_timeout},
         )
+        POOL_SIZE.inc(settings.db_pool_size)
+        self._pool_size = settings.db_pool_size
+        event.listen(self.engine.sync_engine, "checkout", lambda *_: POOL_IN_USE.inc())
+        event.listen(self.engine.sync_engine, "checkin", lambda *_: POOL_IN_USE.dec())
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
@@ -45,6 +51,7 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        POOL_SIZE.dec(self._pool_size)
 
 
 def get_db() -> Database:

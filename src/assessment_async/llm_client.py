@@ -20,6 +20,7 @@ from assessment_async.domain.chat import (
     parse_chunk,
     upstream_status_error,
 )
+from assessment_async.metrics import LLM_STREAMS
 
 
 class SlotTimeout(Exception):
@@ -58,9 +59,11 @@ class LLMClient:
         except TimeoutError:
             raise SlotTimeout from None
         self.open_streams += 1
+        LLM_STREAMS.inc()
 
     def release_slot(self) -> None:
         self.open_streams -= 1
+        LLM_STREAMS.dec()
         self._slots.release()
 
     async def aclose(self) -> None:

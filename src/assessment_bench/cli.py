@@ -17,8 +17,9 @@ import sys
 from collections.abc import Callable
 
 from assessment_async import migrate
-from assessment_async.cli import configure_logging, database, upstream
+from assessment_async.cli import database, upstream
 from assessment_async.config import Settings
+from assessment_async.logs import configure_logging
 from assessment_bench.variants import VARIANTS, start, stop, wait_ready
 
 log = logging.getLogger("assessment_bench")
@@ -136,7 +137,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings = Settings()
-    configure_logging(settings)
+    configure_logging(settings.model_copy(update={"log_format": "text"}))  # read at a terminal
     handler: Callable[[argparse.Namespace, Settings], int] = args.handler
     return handler(args, settings)
 

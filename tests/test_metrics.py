@@ -1,0 +1,123 @@
+"""GET /metrics through Hypercorn: latency per route, in-flight, pool use, upstream streams,
+event-loop lag, and the request id on every answer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from assessment_async.config import Settings
+from tests.conftest import serving_http
+
+SAVE_ROUTE = "/api/sessions/<uuid:sid>/phq/responses/<question_id>"
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+@pytest.fixture(name="http")
+async def _http(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with serving_http(settings) as url, httpx.AsyncClient(base_url=url) as client:
+        yield client
+
+
+async def scrape(http: httpx.AsyncClient) -> Samples:
+    response = await http.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    samples = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+async def new_session(http: httpx.AsyncClient) -> tuple[str, dict[str, str]]:
+    body = (await http.post("/api/sessions", json={})).json()
+    return f"/api/sessions/{body['session_id']}", {"Authorization": f"Bearer {body['token']}"}
+
+
+async def test_requests_are_counted_per_route_template_and_status(
+    http: httpx.AsyncClient,
+) -> None:
+    path, auth = await new_session(http)
+    before = await scrape(http)
+    for question in (1, 2, 3):
+        response = await http.put(f"{path}/phq/responses/{question}", headers=auth,
+                                  json={"answer": 1})
+        assert response.status_code == 200
+    assert (await http.put(f"{path}/phq/responses/1", json={"answer": 1})).status_code == 401
+    after = await scrape(http)
+
+    def count(status: str) -> float:
+        labels = {"method": "PUT", "route": SAVE_ROUTE, "status": status}
+        return (value(after, "http_request_duration_seconds_count", **labels)
+                - value(before, "http_request_duration_seconds_count", **labels))
+
+    assert count("200") == 3
+    assert count("401") == 1
+    # No series names a session: ids stay out of the labels.
+    assert not any(path.rsplit("/", 1)[1] in str(key) for key in after)
+
+
+async def test_unknown_paths_share_one_label(http: httpx.AsyncClient) -> None:
+    before = await scrape(http)
+    for path in ("/nope", "/wp-admin", "/api/sessions/not-a-uuid"):
+        assert (await http.get(path)).status_code == 404
+    after = await scrape(http)
+    labels = {"method": "GET", "route": "<unmatched>", "status": "404"}
+    assert (value(after, "http_request_duration_seconds_count", **labels)
+            - value(before, "http_request_duration_seconds_count", **labels)) == 3
+
+
+async def test_a_streamed_chat_is_timed_to_its_last_byte(http: httpx.AsyncClient) -> None:
+    path, auth = await new_session(http)
+    labels = {"method": "POST", "route": "/api/sessions/<uuid:sid>/chat", "status": "200"}
+    before = await scrape(http)
+    async with http.stream("POST", f"{path}/chat", headers=auth,
+                           json={"message": "hello {{fake-llm: gap=0.02}}"}) as response:
+        assert response.status_code == 200
+        during = await scrape(http)
+        assert value(during, "llm_streams_open") >= 1
+        assert value(during, "http_requests_in_flight") >= 2  # the chat and the scrape
+        await response.aread()
+    after = await scrape(http)
+    seconds = (value(after, "http_request_duration_seconds_sum", **labels)
+               - value(before, "http_request_duration_seconds_sum", **labels))
+    assert seconds >= 12 * 0.02  # 12 tokens, 20 ms apart
+    assert value(after, "llm_streams_open") == 0
+    assert value(after, "db_pool_connections_in_use") == 0
+    assert value(after, "db_pool_size") >= 10
+
+
+async def test_the_event_loop_lag_is_sampled_and_a_stall_shows(
+    http: httpx.AsyncClient,
+) -> None:
+    def stalled(samples: Samples) -> float:
+        return (value(samples, "event_loop_lag_seconds_count")
+                - value(samples, "event_loop_lag_seconds_bucket", le="0.02"))
+
+    before = await scrape(http)
+    await asyncio.sleep(0.2)
+    time.sleep(0.08)  # blocks the loop (the server shares this test's loop) on purpose
+    await asyncio.sleep(0.05)
+    after = await scrape(http)
+    assert (value(after, "event_loop_lag_seconds_count")
+            - value(before, "event_loop_lag_seconds_count")) >= 3
+    assert stalled(after) - stalled(before) >= 1
+
+
+async def test_every_answer_carries_a_request_id(http: httpx.AsyncClient) -> None:
+    fresh = await http.get("/healthz")
+    assert len(fresh.headers["X-Request-ID"]) == 32
+    kept = await http.get("/healthz", headers={"X-Request-ID": "frontend-42.a"})
+    assert kept.headers["X-Request-ID"] == "frontend-42.a"
+    replaced = await http.get("/healthz", headers={"X-Request-ID": "x" * 65})
+    assert replaced.headers["X-Request-ID"] != "x" * 65
