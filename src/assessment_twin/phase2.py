@@ -30,10 +30,11 @@ async def save_session_responses_async(session_id: UUID,
 
 # Conversation turn saves (non-blocking)
 async def create_conversation_turn_async(session_id: UUID, user_message: str, model: str,
-                                         stale_after: float) -> Any:
+                                         stale_after: float, turns_per_minute: int) -> Any:
     loop = asyncio.get_event_loop()
     return await loop.run_in_executor(None, LLMConversationService.create_conversation_turn,
-                                      session_id, user_message, model, stale_after)
+                                      session_id, user_message, model, stale_after,
+                                      turns_per_minute)
 
 
 # Message streaming (non-blocking)

@@ -168,7 +168,7 @@ async def test_a_client_that_leaves_cancels_upstream_and_leaves_a_partial_turn(
         assert app.extensions["llm"].open_streams == 0
 
 
-async def test_a_second_chat_while_one_streams_is_409_and_numbers_stay_unique(
+async def test_a_second_chat_while_one_streams_is_429_and_numbers_stay_unique(
     settings: Settings,
 ) -> None:
     async with serving(settings, llm_extra_headers={"X-Fake-LLM": "tokens=30,gap=0.01"}) as app:
@@ -177,7 +177,7 @@ async def test_a_second_chat_while_one_streams_is_409_and_numbers_stay_unique(
         connection = await open_stream(app, p, "first")
         await connection.receive()
         status, [(_, body)] = await chat(client, p, "second")
-        assert status == 409
+        assert status == 429
         assert body["error"]["code"] == "TURN_IN_PROGRESS"
         rest = b""
         while b"event: done" not in rest:
@@ -194,7 +194,7 @@ async def test_racing_chats_get_one_turn_each_number(settings: Settings) -> None
         p = await new_participant(client)
         results = await asyncio.gather(*(chat(client, p, f"m{i}") for i in range(6)))
         statuses = sorted(status for status, _ in results)
-        assert statuses.count(200) >= 1 and set(statuses) <= {200, 409}
+        assert statuses.count(200) >= 1 and set(statuses) <= {200, 429}
         numbers = [t["turn_number"] for t in await turns(client, p)]
         assert numbers == list(range(1, statuses.count(200) + 1))
 
@@ -275,3 +275,24 @@ async def test_chat_routes_need_the_sessions_token(
                               json=body)
     assert wrong.status_code == 404
     assert await turns(client, participant) == []
+
+
+async def test_turns_per_minute_are_limited_per_session(settings: Settings) -> None:
+    async with serving(settings, chat_turns_per_minute=3) as app:
+        client = app.test_client()
+        p, other = await new_participant(client), await new_participant(client)
+        for n in range(3):
+            assert (await chat(client, p, f"m{n}"))[0] == 200
+        response = await client.post(p.url("/chat"), headers=p.headers, json={"message": "m3"})
+        assert response.status_code == 429
+        assert (await response.get_json())["error"]["code"] == "CHAT_RATE_LIMITED"
+        assert 55 <= int(response.headers["Retry-After"]) <= 60
+        assert (await chat(client, other, "mine"))[0] == 200  # per session, not global
+        assert [t["user_message"] for t in await turns(client, p)] == ["m0", "m1", "m2"]
+        # Once the oldest turn leaves the minute, the session may chat again.
+        async with app.app_context():
+            async with app.extensions["db"].connection() as conn:
+                await conn.execute("UPDATE chat_turns SET created_at = created_at - "
+                                   "interval '61 seconds' WHERE user_message = 'm0'")
+        assert (await chat(client, p, "m3"))[0] == 200
+        assert app.extensions["llm"].open_streams == 0  # refused turns gave their slot back

@@ -19,6 +19,7 @@ CONTRACT_ENV = {
     "CAPTURE_MAX_FRAMES": "4",
     "LLM_READ_TIMEOUT": "1",
     "LLM_TURN_TIMEOUT": "20",
+    "CHAT_TURNS_PER_MINUTE": "8",  # the transcript's eight chats, then a ninth is refused
     "LOG_LEVEL": "ERROR",
 }
 

@@ -31,7 +31,9 @@ def test_the_asgi_app_walks_the_whole_contract(reference: Entries) -> None:
     assert "UPSTREAM_BROKEN" in by_name["chat with fault=cut,fault_at=3"][1]
     turns = by_name["turns"][1]
     assert [t["status"] for t in turns] == ["complete", "complete", "failed", "failed",
-                                            "partial", "partial", "partial"]
+                                            "partial", "partial", "partial", "complete"]
+    limited_status, limited = by_name["chat over the per-minute limit"]
+    assert (limited_status, limited["error"]["code"]) == (429, "CHAT_RATE_LIMITED")
     assert by_name["link"][1] == {"linked": 2}
     assert by_name["link again"][1] == {"linked": 0}
 

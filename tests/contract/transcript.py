@@ -115,6 +115,10 @@ def walk(base_url: str) -> list[tuple[str, int, dict[str, str], Any]]:
                   "fault=stall,fault_at=2,stall=3"):
         t.step(f"chat with {fault}", "POST", f"{base}/chat", 200, headers=auth,
                json={"message": f"test {{{{fake-llm: {fault}}}}}"})
+    t.step("eighth chat of the minute", "POST", f"{base}/chat", 200, headers=auth,
+           json={"message": "still here"})
+    t.step("chat over the per-minute limit", "POST", f"{base}/chat", 429, headers=auth,
+           json={"message": "one more"})
     t.step("empty message", "POST", f"{base}/chat", 422, headers=auth, json={"message": " "})
     t.step("long message", "POST", f"{base}/chat", 422, headers=auth,
            json={"message": "x" * 4001})

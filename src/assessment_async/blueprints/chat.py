@@ -27,6 +27,7 @@ from assessment_async.domain.chat import (
     not_saved_event,
     outcome,
     sse,
+    too_many_turns,
     turn_in_progress,
 )
 from assessment_async.domain.models import ChatIn, MessageIn, MessageOut, TurnOut
@@ -77,10 +78,14 @@ async def create_conversation_turn(sid: UUID, data: ChatIn) -> ResponseReturnVal
             await require_session(conn, sid, token_hash)
             history = await chat.select_recent_turns(conn, sid, config.llm_history_turns)
             turn = await chat.insert_turn(conn, sid, data.message, config.llm_model,
-                                          config.llm_turn_timeout + STALE_MARGIN_SECONDS)
+                                          config.llm_turn_timeout + STALE_MARGIN_SECONDS,
+                                          config.chat_turns_per_minute)
     except chat.TurnInProgress:
         client.release_slot()
         raise turn_in_progress() from None
+    except chat.TurnRateLimited as limited:
+        client.release_slot()
+        raise too_many_turns(config.chat_turns_per_minute, limited.retry_after) from None
     except BaseException:
         client.release_slot()
         raise

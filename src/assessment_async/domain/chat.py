@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -109,8 +110,17 @@ def llm_busy() -> APIError:
 
 
 def turn_in_progress() -> APIError:
-    return APIError(409, "TURN_IN_PROGRESS", "The previous answer is still streaming; send the "
+    # 429, not 409: one turn at a time per session is a limit on concurrent turns (each one
+    # costs upstream), and clients already back off on 429 + Retry-After.
+    return APIError(429, "TURN_IN_PROGRESS", "The previous answer is still streaming; send the "
                     "next message after its `done` event.", headers={"Retry-After": "1"})
+
+
+def too_many_turns(per_minute: int, retry_after: float) -> APIError:
+    seconds = max(1, math.ceil(retry_after))
+    return APIError(429, "CHAT_RATE_LIMITED", f"This session may start {per_minute} chat turns "
+                    f"a minute; send the next message in {seconds} s.",
+                    headers={"Retry-After": str(seconds)})
 
 
 def message_body(row: Mapping[str, Any]) -> dict[str, Any]:

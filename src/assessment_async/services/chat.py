@@ -16,18 +16,32 @@ class TurnInProgress(Exception):
     """Another turn of this session is still streaming."""
 
 
+class TurnRateLimited(Exception):
+    """The session started its allowed turns in the last minute."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
 async def insert_turn(
     conn: Connection, session_id: UUID, user_message: str, model: str, stale_after: float,
+    turns_per_minute: int = 0,
 ) -> asyncpg.Record:
     """Store the user's message as a new `streaming` turn with the next number.
 
     A turn left `streaming` longer than `stale_after` seconds (its server died) is closed as
     partial or failed first, so it cannot block the session. Raises TurnInProgress when a
-    turn is streaming, or when a racing chat took the number first.
+    turn is streaming, or when a racing chat took the number first; TurnRateLimited when
+    the session started `turns_per_minute` turns in the last minute (0: no limit).
     """
     try:
         async with conn.transaction():
             await close_stale_turns(conn, stale_after, session_id)
+            if turns_per_minute:
+                wait = await seconds_until_turn_allowed(conn, session_id, turns_per_minute)
+                if wait is not None:
+                    raise TurnRateLimited(wait)
             return await conn.fetchrow(
                 """
                 INSERT INTO chat_turns (id, session_id, turn_number, user_message, status, model)
@@ -39,6 +53,22 @@ async def insert_turn(
             )
     except asyncpg.UniqueViolationError:
         raise TurnInProgress from None
+
+
+async def seconds_until_turn_allowed(
+    conn: Connection, session_id: UUID, turns_per_minute: int,
+) -> float | None:
+    """None when a turn may start now; else when the oldest turn that fills the minute's
+    quota leaves the window. Racing chats cannot both pass: one streaming turn per session."""
+    return await conn.fetchval(
+        """
+        SELECT extract(epoch FROM created_at + interval '60 seconds' - now())::float8
+          FROM chat_turns
+         WHERE session_id = $1 AND created_at > now() - interval '60 seconds'
+         ORDER BY created_at DESC OFFSET $2 - 1 LIMIT 1
+        """,
+        session_id, turns_per_minute,
+    )
 
 
 async def close_stale_turns(

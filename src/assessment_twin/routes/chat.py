@@ -21,6 +21,7 @@ from assessment_async.domain.chat import (
     not_saved_event,
     outcome,
     sse,
+    too_many_turns,
     turn_in_progress,
 )
 from assessment_async.domain.models import ChatIn, MessageIn
@@ -28,7 +29,7 @@ from assessment_twin import phase2
 from assessment_twin.http import bearer_hash, json_body, require_session
 from assessment_twin.llm_client import SyncLLMClient
 from assessment_twin.routes import call
-from assessment_twin.services.llm import LLMConversationService, TurnInProgress
+from assessment_twin.services.llm import LLMConversationService, TurnInProgress, TurnRateLimited
 
 log = logging.getLogger(__name__)
 bp = Blueprint("chat", __name__, url_prefix="/api/sessions/<uuid:sid>")
@@ -49,10 +50,14 @@ def create_conversation_turn(sid: UUID) -> Response:
         history = LLMConversationService.recent_turns(sid, settings.llm_history_turns)
         turn = call(LLMConversationService.create_conversation_turn,
                     phase2.create_conversation_turn_async, sid, data.message, settings.llm_model,
-                    settings.llm_turn_timeout + STALE_MARGIN_SECONDS)
+                    settings.llm_turn_timeout + STALE_MARGIN_SECONDS,
+                    settings.chat_turns_per_minute)
     except TurnInProgress:
         client.slots.release()
         raise turn_in_progress() from None
+    except TurnRateLimited as limited:
+        client.slots.release()
+        raise too_many_turns(settings.chat_turns_per_minute, limited.retry_after) from None
     except BaseException:
         client.slots.release()
         raise

@@ -17,6 +17,14 @@ class TurnInProgress(Exception):
     """Another turn of this session is still streaming."""
 
 
+class TurnRateLimited(Exception):
+    """The session started its allowed turns in the last minute."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
 class LLMConversationService:
     engine: Engine
 
@@ -33,8 +41,10 @@ class LLMConversationService:
     @classmethod
     def create_conversation_turn(
         cls, session_id: UUID, user_message: str, model: str, stale_after: float,
+        turns_per_minute: int = 0,
     ) -> dict[str, Any]:
-        """Store the user's message as a new `streaming` turn with the next number."""
+        """Store the user's message as a new `streaming` turn with the next number; the same
+        stale-turn cleanup and per-minute limit as the ASGI app's services/chat.py."""
         try:
             with transaction(cls.engine) as conn:
                 conn.execute(text("""
@@ -45,6 +55,16 @@ class LLMConversationService:
                      WHERE status = 'streaming' AND session_id = :sid
                        AND created_at < now() - make_interval(secs => :stale)"""),
                     {"sid": session_id, "stale": stale_after})
+                if turns_per_minute:
+                    wait = conn.execute(text("""
+                        SELECT extract(epoch FROM created_at + interval '60 seconds' - now())
+                               ::float8
+                          FROM chat_turns
+                         WHERE session_id = :sid AND created_at > now() - interval '60 seconds'
+                         ORDER BY created_at DESC OFFSET :n - 1 LIMIT 1"""),
+                        {"sid": session_id, "n": turns_per_minute}).scalar()
+                    if wait is not None:
+                        raise TurnRateLimited(wait)
                 row = conn.execute(text("""
                     INSERT INTO chat_turns (id, session_id, turn_number, user_message, status,
                                             model)
