@@ -47,6 +47,19 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, fl
             for scenario, variants in table.items()}
 
 
+def loop_lag(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
+    """scenario -> variant -> p99 event-loop lag (ms): median, min and max over the repeats."""
+    table: dict[str, dict[str, list[float]]] = {}
+    for result in results:
+        if result.get("loop_lag"):
+            table.setdefault(result["scenario"], {}).setdefault(result["variant"], []).append(
+                float(result["loop_lag"]["p99_ms"]))
+    return {scenario: {variant: {"median": round(statistics.median(values), 2),
+                                 "min": round(min(values), 2), "max": round(max(values), 2)}
+                       for variant, values in variants.items()}
+            for scenario, variants in table.items()}
+
+
 def verdict(summary: dict[str, dict[str, dict[str, float]]], baseline: str,
             scenarios: list[str]) -> list[dict[str, Any]]:
     rows = []

@@ -63,6 +63,7 @@ def build(config: RunConfig, record: Record) -> dict[str, Any]:
         "ceiling": record.ceiling,
         "results": record.results,
         "summary": summary,
+        "loop_lag": aggregate.loop_lag(record.results),
         "verdict": aggregate.verdict(summary, config.baseline, config.scenarios),
         "expectations": aggregate.expectations(record.results, config.variants),
         "caveats": record.caveats + aggregate.detect_caveats(record.results),
@@ -98,7 +99,10 @@ def write(config: RunConfig, record: Record, finished_at: str | None = None,
     validate(document)
     (out / "results.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
     plots = make_plots(out, document["summary"], record.results)
-    context = {"doc": document, "plots": [p.name for p in plots], "fmt": fmt}
+    lag_variants = [v for v in config.variants
+                    if any(v in row for row in document["loop_lag"].values())]
+    context = {"doc": document, "plots": [p.name for p in plots], "fmt": fmt,
+               "lag_variants": lag_variants}
     (out / "report.md").write_text(TEMPLATES.get_template("report.md.j2").render(**context))
     images = {p.name: base64.b64encode(p.read_bytes()).decode() for p in plots}
     (out / "report.html").write_text(TEMPLATES.get_template("report.html.j2").render(

@@ -30,7 +30,7 @@ from assessment_async.config import Settings
 from assessment_async.embedded_db import EmbeddedPostgres
 from assessment_async.fake_llm.launch import running_fake_llm
 from assessment_async.ports import free_port, port_is_free
-from assessment_bench import environment
+from assessment_bench import environment, loop_lag
 from assessment_bench.load.wrk import run_wrk
 from assessment_bench.metrics import Sampler, postgres, tree
 from assessment_bench.modes import Mode
@@ -265,6 +265,7 @@ class Bench:
         groups = {"server": server, "postgres": postgres, "fake_llm": tree(fake_pid),
                   "load_generator": loadgen}
         started = time.monotonic()
+        lag_before = loop_lag.scrape(target.base)
         try:
             with Sampler(groups) as sampler:
                 figures, headline = RUNNERS[scenario](target)
@@ -273,9 +274,10 @@ class Bench:
             say(f"[{step}/{total}] {name} · {scenario}: FAILED ({error})")
             return
         resources = sampler.summary()
+        lag = loop_lag.lag_between(lag_before, loop_lag.scrape(target.base))
         self.record.results.append({
             "variant": name, "scenario": scenario, "repeat": repeat, "headline": headline,
-            "figures": figures, "resources": resources,
+            "figures": figures, "resources": resources, "loop_lag": lag,
             "seconds": round(time.monotonic() - started, 1)})
         say(f"[{step}/{total}] {name} · {scenario} (repeat {repeat}): {headline:,.1f} {unit}"
             f" · server CPU {resources['server']['cpu_percent']:.0f}%")

@@ -40,6 +40,15 @@ def test_the_smoke_bench_writes_a_complete_valid_report(smoke_run: Path) -> None
     assert not [c for c in document["caveats"] if "failed" in c], document["caveats"]
     assert document["ceiling"][0]["upserts_per_s"] > 0
     assert [row["scenario"] for row in document["verdict"]] == list(SCENARIOS)
+    # The ASGI app's loop lag is read from its /metrics around every scenario; the twin has
+    # no event loop histogram.
+    for result in document["results"]:
+        lag = result["loop_lag"]
+        if result["variant"] == "asgi":
+            assert lag["samples"] > 0 and lag["p99_ms"] >= lag["p50_ms"] >= 0, result
+        else:
+            assert lag is None
+    assert set(document["loop_lag"]["phq-save"]) == {"asgi"}
     for name in ("report.md", "report.html", "throughput.png", "latency_vs_load.png",
                  "hol.png", "ttft.png", "uploads.png"):
         assert (smoke_run / name).stat().st_size > 0, name
@@ -47,7 +56,8 @@ def test_the_smoke_bench_writes_a_complete_valid_report(smoke_run: Path) -> None
     assert "data:image/png;base64," in html and 'src="http' not in html
     markdown = (smoke_run / "report.md").read_text()
     assert markdown.index("## Verdict") < markdown.index("expectations") \
-        < markdown.index("## Environment") < markdown.index("## Caveats")
+        < markdown.index("## Event-loop lag") < markdown.index("## Environment") \
+        < markdown.index("## Caveats")
     assert str(ROOT) not in markdown and str(ROOT) not in html
 
 
