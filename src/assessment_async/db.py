@@ -33,6 +33,7 @@ class Database:
             pool_timeout=settings.db_pool_timeout,
             connect_args={"timeout": settings.db_connect_timeout},
         )
+        event.listen(self.engine.sync_engine, "checkout", _discard_closed)
         POOL_SIZE.inc(settings.db_pool_size)
         self._pool_size = settings.db_pool_size
         event.listen(self.engine.sync_engine, "checkout", lambda *_: POOL_IN_USE.inc())
@@ -52,6 +53,17 @@ class Database:
     async def dispose(self) -> None:
         await self.engine.dispose()
         POOL_SIZE.dec(self._pool_size)
+
+
+def _discard_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """Replace a pooled connection the server has closed (a restart, an admin's kill).
+
+    Services use the asyncpg connection directly, so SQLAlchemy never sees their errors and
+    would hand the dead connection out again forever. asyncpg knows at no cost when the server
+    closed the socket; pool_pre_ping would spend a round trip on every checkout to learn it.
+    """
+    if dbapi_connection.driver_connection.is_closed():
+        raise sa_exc.DisconnectionError("the server closed this connection")
 
 
 def get_db() -> Database:
