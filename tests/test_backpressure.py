@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from assessment_async.backpressure import HIGH_WATER, BoundedBody
+from assessment_async.backpressure import DRAIN_LIMIT, HIGH_WATER, BoundedBody
 
 CHUNK = b"x" * (64 * 1024)
 
@@ -33,3 +33,28 @@ async def test_a_body_read_whole_lifts_the_bound() -> None:
         assert body.room.is_set()
     body.set_complete()
     assert len(await reader) == buffered + 4 * HIGH_WATER
+
+
+async def test_drain_drops_the_unread_rest_until_the_body_ends() -> None:
+    """An early answer waits for the body's end, without keeping what arrives."""
+    body = BoundedBody(3 * len(CHUNK), None)
+    body.append(CHUNK)
+    drain = asyncio.ensure_future(body.drain())
+    await asyncio.sleep(0.01)
+    assert not drain.done() and body.room.is_set()
+    body.append(CHUNK)
+    body.append(CHUNK)
+    body.set_complete()
+    await asyncio.wait_for(drain, timeout=1)
+    assert len(body._data) == 0
+
+
+async def test_drain_gives_up_on_a_large_or_endless_rest() -> None:
+    body = BoundedBody(DRAIN_LIMIT + 2 * len(CHUNK), None)
+    await asyncio.wait_for(body.drain(), timeout=0.1)  # too much left: no wait at all
+    endless = BoundedBody(None, None)
+    drain = asyncio.ensure_future(endless.drain())
+    while not drain.done():
+        endless.append(CHUNK)
+        await asyncio.sleep(0)
+    assert endless.dropped is not None and endless.dropped > DRAIN_LIMIT

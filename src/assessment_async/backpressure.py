@@ -7,6 +7,11 @@ the connection stops taking messages from the server while more than HIGH_WATER 
 unread; the server then stops reading the socket and TCP slows the client. A route that
 reads the whole body (`await request.get_data()`, `get_json()`) lifts the bound for its
 request, so it behaves exactly as in Quart.
+
+An answer sent before the body was read (a 401, a 503 while the database is down) is held
+until the rest of the body has arrived and been dropped, up to DRAIN_LIMIT bytes and
+DRAIN_SECONDS: the server closes such a connection after the answer, and closing a socket
+with unread data resets it, which destroys the answer on its way to the client.
 """
 
 from __future__ import annotations
@@ -15,20 +20,26 @@ import asyncio
 from collections.abc import Generator
 from typing import Any
 
-from hypercorn.typing import ASGIReceiveCallable
+from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable
 from quart.asgi import ASGIHTTPConnection
+from quart.typing import ResponseTypes
 from quart.wrappers import Body, Request
 
 HIGH_WATER = 256 * 1024
+DRAIN_LIMIT = 1024 * 1024
+DRAIN_SECONDS = 1.0
 
 
 class BoundedBody(Body):
     def __init__(self, expected_content_length: int | None,
                  max_content_length: int | None) -> None:
         super().__init__(expected_content_length, max_content_length)
+        self.expected = expected_content_length
         self.room = asyncio.Event()
         self.room.set()
         self.whole = False  # someone awaits the complete body: buffer all of it
+        self.dropped: int | None = None  # bytes dropped since drain() began
+        self.drained = asyncio.Event()  # the body ended, or DRAIN_LIMIT bytes were dropped
 
     async def __anext__(self) -> bytes:
         data = await super().__anext__()
@@ -41,6 +52,11 @@ class BoundedBody(Body):
         return (yield from super().__await__())
 
     def append(self, data: bytes) -> None:
+        if self.dropped is not None:
+            self.dropped += len(data)
+            if self.dropped > DRAIN_LIMIT:
+                self.drained.set()
+            return
         super().append(data)
         if not self.whole and len(self._data) >= HIGH_WATER:
             self.room.clear()
@@ -48,9 +64,35 @@ class BoundedBody(Body):
     def set_complete(self) -> None:
         super().set_complete()
         self.room.set()
+        self.drained.set()
+
+    async def drain(self) -> None:
+        """Drop what is left of a body nobody will read, so the connection can end cleanly."""
+        if self._complete.is_set():
+            return
+        if self.expected is not None and self.expected - len(self._data) > DRAIN_LIMIT:
+            return  # too much to wait for: the answer goes out now, and may be lost
+        self.dropped = 0
+        self._data.clear()
+        self.room.set()
+        try:
+            await asyncio.wait_for(self.drained.wait(), DRAIN_SECONDS)
+        except TimeoutError:
+            pass
 
 
 class FlowControlledConnection(ASGIHTTPConnection):
+    request: Request
+
+    def _create_request_from_scope(self, send: ASGISendCallable) -> Request:
+        self.request = super()._create_request_from_scope(send)
+        return self.request
+
+    async def _send_response(self, send: ASGISendCallable, response: ResponseTypes) -> None:
+        if isinstance(self.request.body, BoundedBody):
+            await self.request.body.drain()
+        await super()._send_response(send, response)
+
     async def handle_messages(self, request: Request, receive: ASGIReceiveCallable) -> None:
         body = request.body
         while True:
