@@ -2,6 +2,7 @@
 
     assessment-bench run [--quick | --full | --smoke] [--variants ...] [--scenarios ...]
                          [--repeats N] [--out DIR] [--baseline VARIANT]
+    assessment-bench reliability [--variants ...] [--faults ...] [--out DIR] [--docs PAGE]
     assessment-bench compare A B
     assessment-bench report RUN_DIR
     assessment-bench serve VARIANT [--port 8000] [--workers 1]
@@ -15,6 +16,8 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from assessment_async import migrate
 from assessment_async.cli import database, upstream
@@ -46,7 +49,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     import shutil
     from datetime import datetime
-    from pathlib import Path
 
     from assessment_bench import report
     from assessment_bench.modes import MODES, SCENARIOS
@@ -67,14 +69,43 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
           f"{len(config.scenarios)} scenarios x {config.repeats} repeat(s) -> {out}",
           flush=True)
     record = Bench(config).run()
+    if args.reliability if args.reliability is not None else mode.name == "full":
+        if not record.interrupted:
+            run_reliability(settings, config.variants, None, out)
     written = report.write(config, record)
     print(f"report: {written / 'report.html'} (also report.md, results.json)", flush=True)
     return 130 if record.interrupted else 0
 
 
-def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    from pathlib import Path
+def run_reliability(settings: Settings, variants: list[str], faults: list[str] | None,
+                    out: Path) -> dict[str, Any]:
+    from assessment_bench.reliability import suite
 
+    names = faults or list(suite.catalogue())
+    print(f"reliability: {len(variants)} variants x {len(names)} faults -> {out}", flush=True)
+    with suite.reliability_stack(settings.database_url) as stack:
+        results = suite.run_suite(stack, variants, names,
+                                  lambda line: print(line, flush=True))
+    doc = suite.document(results, variants, names)
+    suite.write(doc, out)
+    return doc
+
+
+def cmd_reliability(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import datetime
+
+    from assessment_bench.reliability import suite
+
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out) if args.out else Path("bench/reports") / f"{stamp}-reliability"
+    doc = run_reliability(settings, args.variants or list(VARIANTS), args.faults, out)
+    if args.docs:
+        suite.update_docs(doc, Path(args.docs), str(out / "reliability.json"))
+    print(f"reliability: {out / 'reliability.md'} (also reliability.json)", flush=True)
+    return 0 if all(r["passed"] for r in doc["results"]) else 1
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from assessment_bench.report import rerender
 
     print(f"report: {rerender(Path(args.run)) / 'report.html'}")
@@ -82,8 +113,6 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_compare(args: argparse.Namespace, settings: Settings) -> int:
-    from pathlib import Path
-
     from assessment_bench.compare import compare
 
     print(compare(Path(args.a), Path(args.b)), end="")
@@ -119,6 +148,18 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--out")
     run.add_argument("--baseline", default="gevent-green",
                      help="the variant the verdict's ratios compare against")
+    run.add_argument("--reliability", action=argparse.BooleanOptionalAction,
+                     help="also run the fault suite on the variants (default: with --full)")
+
+    reliability = commands.add_parser(
+        "reliability", help="every fault and bad input on every variant: what each loses")
+    reliability.add_argument("--variants", nargs="+", choices=list(VARIANTS))
+    reliability.add_argument("--faults", nargs="+", metavar="FAULT",
+                             help="a subset of the faults (see docs/reliability.md)")
+    reliability.add_argument("--out")
+    reliability.add_argument("--docs", metavar="PAGE",
+                             help="write the table into this page, e.g. docs/reliability.md")
+    reliability.set_defaults(handler=cmd_reliability)
     comparison = commands.add_parser("compare", help="two runs side by side")
     comparison.add_argument("a")
     comparison.add_argument("b")

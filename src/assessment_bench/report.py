@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from assessment_bench import aggregate
 from assessment_bench.plots import make_plots
+from assessment_bench.reliability import suite
 from assessment_bench.runner import Record, RunConfig
 from assessment_bench.variants import VARIANTS
 
@@ -96,13 +97,17 @@ def write(config: RunConfig, record: Record, finished_at: str | None = None,
         document["run"]["finished_at"] = finished_at
     if settings:
         document["run"]["settings"] = settings
+    reliability = out / "reliability.json"
+    if reliability.exists():  # `assessment-bench reliability --out` (or `run --full`) wrote it
+        document["reliability"] = json.loads(reliability.read_text())
     validate(document)
     (out / "results.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
     plots = make_plots(out, document["summary"], record.results)
     lag_variants = [v for v in config.variants
                     if any(v in row for row in document["loop_lag"].values())]
     context = {"doc": document, "plots": [p.name for p in plots], "fmt": fmt,
-               "lag_variants": lag_variants}
+               "lag_variants": lag_variants, "fault_table": suite.table,
+               "fault_cell": suite.cell}
     (out / "report.md").write_text(TEMPLATES.get_template("report.md.j2").render(**context))
     images = {p.name: base64.b64encode(p.read_bytes()).decode() for p in plots}
     (out / "report.html").write_text(TEMPLATES.get_template("report.html.j2").render(
