@@ -37,7 +37,7 @@ def test_sigterm_mid_load_finishes_what_is_in_flight(stack: Stack) -> None:
     assert result.passed, held(result)
     wrote_enough(result)
     figures = result.figures
-    assert figures["in_flight"] > 0, held(result)
+    assert figures["in_flight"] > 0 and figures["in_flight_turns"] > 0, held(result)
     assert figures["in_flight_acked"] == figures["in_flight"], held(result)
     assert figures["exit_code"] == 0 and figures["seconds_to_exit"] < 10, held(result)
 

@@ -115,6 +115,7 @@ def sigterm_mid_load(stack: Stack, variant: str) -> FaultResult:
         exited = time.monotonic() - moment
         in_flight = book.in_flight_at(moment)
         return {"in_flight": len(in_flight),
+                "in_flight_turns": sum(r.kind == "turn" for r in in_flight),
                 "in_flight_acked": sum(r.outcome == "acked" for r in in_flight),
                 "in_flight_cut": sum(r.outcome == "indeterminate" for r in in_flight),
                 "seconds_to_exit": exited, "exit_code": code,
@@ -143,7 +144,11 @@ def sigterm_mid_load(stack: Stack, variant: str) -> FaultResult:
 
 def sigkill_worker(stack: Stack, variant: str, *, workers: int = 1) -> FaultResult:
     """SIGKILL a worker (the process itself when there is no master) under load; restart the
-    server if it does not serve again by itself; nothing acknowledged may be lost."""
+    server if it does not serve again by itself; nothing acknowledged may be lost.
+
+    With workers=1 the ASGI servers are one process (as deployed); workers=2 shows what each
+    master does when a worker dies (figure `restarted`: it had to be restarted from outside).
+    """
     server = Server(variant, stack, workers=workers)
     server.start()
     root, *children = server.processes()
