@@ -15,7 +15,7 @@ from quart_schema import document_response, validate_request
 
 from assessment_async.auth import bearer_hash, require_session
 from assessment_async.config import Settings
-from assessment_async.db import Database, get_db
+from assessment_async.db import Database, database_unavailable, get_db
 from assessment_async.domain.chat import (
     StreamResult,
     UpstreamError,
@@ -40,6 +40,9 @@ bp = Blueprint("chat", __name__, url_prefix="/api/sessions/<uuid:sid>")
 
 # A turn still `streaming` this long after the turn cap was cut off by a dead server.
 STALE_MARGIN_SECONDS = 60
+# How long the end of a turn waits for an unreachable database before the turn is reported
+# not saved.
+SAVE_RETRY_SECONDS = 5.0
 
 
 def settings() -> Settings:
@@ -115,14 +118,20 @@ class TurnStore:
 
     async def _write(self, parts: list[str], status: str, error_code: str | None,
                      result: StreamResult) -> bool:
-        try:
-            async with self.db.connection() as conn:
-                await chat.finish_turn(conn, self.turn_id, "".join(parts), status, error_code,
-                                       result.completion_tokens)
-        except Exception:
-            log.exception("could not store the end of turn %s", self.turn_id)
-            return False
-        return True
+        # A database restarting mid-stream is back within seconds: wait for it, rather than
+        # leave the turn `streaming`, which refuses the session's next chat for minutes.
+        deadline = asyncio.get_running_loop().time() + SAVE_RETRY_SECONDS
+        while True:
+            try:
+                async with self.db.connection() as conn:
+                    await chat.finish_turn(conn, self.turn_id, "".join(parts), status,
+                                           error_code, result.completion_tokens)
+                return True
+            except Exception as error:
+                if not database_unavailable(error) or asyncio.get_running_loop().time() > deadline:
+                    log.exception("could not store the end of turn %s", self.turn_id)
+                    return False
+            await asyncio.sleep(0.25)
 
 
 async def relay(
