@@ -56,6 +56,10 @@ def test_postgres_restart_loses_nothing_and_heals_by_itself(own_stack: Stack) ->
     figures = result.figures
     assert 0 <= figures["seconds_to_recover"] <= RECOVERY_LIMIT, held(result)
     assert figures["failed_other_while_down"] == 0, held(result)
+    # A turn ending while PostgreSQL is away waits for it, so it is saved and its session can
+    # chat on.
+    assert figures["turns_not_saved"] == figures["sessions_refused_a_chat_after"] == 0, \
+        held(result)
 
 
 def test_database_outage_answers_503_then_recovers(own_stack: Stack) -> None:

@@ -56,12 +56,14 @@ class Request:
     ended: float = 0.0
     outcome: str = "indeterminate"  # acked, failed, refused, indeterminate
     detail: str = ""  # the status or the error's name
+    session_id: str = ""  # the session it wrote to (none for a new session)
 
 
 @dataclass
 class Ledger:
     acks: list[Ack] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
+    tokens: dict[str, str] = field(default_factory=dict)  # session id -> its bearer token
 
     def count(self, outcome: str) -> int:
         return sum(1 for r in self.requests if r.outcome == outcome)
@@ -116,6 +118,7 @@ class Client:
         if session is None:
             return False
         sid, headers = session["session_id"], {"Authorization": f"Bearer {session['token']}"}
+        self.ledger.tokens[sid] = session["token"]
         self.ledger.acks.append(Ack("session", sid, "", ""))
         steps: list[Any] = [("answer", item) for item in range(1, 11)]
         steps[4:4] = [("turn", 0), ("frames", 0)]
@@ -135,7 +138,7 @@ class Client:
     async def answer(self, sid: str, headers: dict[str, str], item: int) -> bool:
         value = self.rng.randint(0, 3)
         body = await self.send("answer", "PUT", f"/api/sessions/{sid}/phq/responses/{item}",
-                               json={"answer": value}, headers=headers)
+                               sid, json={"answer": value}, headers=headers)
         if body is not None:
             self.ledger.acks.append(Ack("answer", sid, str(item), str(body["answer"])))
         return body is not None
@@ -143,7 +146,7 @@ class Client:
     async def frames(self, sid: str, headers: dict[str, str]) -> bool:
         files = [("frames", (f"f{i}.jpg", frame(self.rng), "image/jpeg"))
                  for i in range(FRAMES_PER_BATCH)]
-        body = await self.send("frames", "POST", f"/api/sessions/{sid}/captures",
+        body = await self.send("frames", "POST", f"/api/sessions/{sid}/captures", sid,
                                data={"capture_type": "face"}, files=files, headers=headers)
         if body is not None:
             sent = {hashlib.sha256(content).hexdigest() for _, (_, content, _) in files}
@@ -156,7 +159,7 @@ class Client:
     async def turn(self, sid: str, headers: dict[str, str]) -> bool:
         """A chat turn is acknowledged by its `done` event, which comes after it is stored."""
         message = f"ledger {uuid.uuid4()} {CHAT_PROFILE}"
-        request = self.begin("turn")
+        request = self.begin("turn", sid)
         try:
             async with self.http.stream("POST", f"{self.target.url}/api/sessions/{sid}/chat",
                                         json={"message": message}, headers=headers) as response:
@@ -178,9 +181,10 @@ class Client:
         except httpx.HTTPError as error:
             return self.transport_error(request, error)
 
-    async def send(self, kind: str, method: str, path: str, **kwargs: Any) -> Any:
+    async def send(self, kind: str, method: str, path: str, session_id: str = "",
+                   **kwargs: Any) -> Any:
         """The JSON body of a 2xx answer, or None (the request is recorded either way)."""
-        request = self.begin(kind)
+        request = self.begin(kind, session_id)
         try:
             response = await self.http.request(method, f"{self.target.url}{path}", **kwargs)
         except httpx.HTTPError as error:
@@ -192,8 +196,8 @@ class Client:
         self.end(request, "acked", str(response.status_code))
         return response.json()
 
-    def begin(self, kind: str) -> Request:
-        request = Request(kind, time.monotonic())
+    def begin(self, kind: str, session_id: str = "") -> Request:
+        request = Request(kind, time.monotonic(), session_id=session_id)
         self.ledger.requests.append(request)
         return request
 

@@ -216,8 +216,17 @@ def postgres_restart(stack: Stack, variant: str) -> FaultResult:
                                                if k.isdigit() and k != "503"),
                 "turns_not_saved": during["event TURN_NOT_SAVED"]}
 
+    async def run() -> tuple[ledger.Ledger, ledger.Readback, dict[str, float]]:
+        book, found, figures = await under_load(server, fault)
+        # A turn whose end could not be stored must not keep its session from chatting on.
+        cut = {r.session_id for r in book.requests if r.detail == "event TURN_NOT_SAVED"}
+        answers = await asyncio.gather(*(_chat_once(server.url, sid, book.tokens[sid])
+                                         for sid in cut))
+        figures["sessions_refused_a_chat_after"] = answers.count("TURN_IN_PROGRESS")
+        return book, found, figures
+
     try:
-        book, found, figures = asyncio.run(under_load(server, fault))
+        book, found, figures = asyncio.run(run())
         same_process = server.process is not None and server.process.pid == pid \
             and server.process.poll() is None
     finally:
@@ -225,6 +234,9 @@ def postgres_restart(stack: Stack, variant: str) -> FaultResult:
         postgres.start()
     figures |= ledger.figures(book, found)
     problems = []
+    if figures["sessions_refused_a_chat_after"]:
+        problems.append(f"{figures['sessions_refused_a_chat_after']:.0f} sessions whose turn "
+                        "was cut by the restart could not chat again after it (TURN_IN_PROGRESS)")
     if found.lost:
         problems.append(f"{found.lost} acknowledged writes lost")
     if not 0 <= figures["seconds_to_recover"] <= RECOVERY_LIMIT:
@@ -236,6 +248,19 @@ def postgres_restart(stack: Stack, variant: str) -> FaultResult:
         problems.append(f"{figures['failed_other_while_down']:.0f} answers other than 503 "
                         "while it was down")
     return _result("postgres-restart", variant, True, figures, problems)
+
+
+async def _chat_once(url: str, sid: str, token: str) -> str:
+    """The error code a chat gets, or its status when it is not an error."""
+    async with httpx.AsyncClient(timeout=PROBE_TIMEOUT) as http:
+        response = await http.post(f"{url}/api/sessions/{sid}/chat", json={"message": "again"},
+                                   headers={"Authorization": f"Bearer {token}"})
+    if response.is_success:
+        return str(response.status_code)
+    try:
+        return str(response.json()["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return str(response.status_code)
 
 
 def database_outage(stack: Stack, variant: str) -> FaultResult:
