@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from assessment_async.backpressure import DRAIN_LIMIT, HIGH_WATER, BoundedBody
+from assessment_async.domain.errors import APIError
 
 CHUNK = b"x" * (64 * 1024)
 
@@ -58,3 +61,18 @@ async def test_drain_gives_up_on_a_large_or_endless_rest() -> None:
         endless.append(CHUNK)
         await asyncio.sleep(0)
     assert endless.dropped is not None and endless.dropped > DRAIN_LIMIT
+
+
+async def test_a_capped_body_is_refused_once_past_the_cap_and_dropped() -> None:
+    """A chunked JSON body has no length to refuse up front: the cap stops it as it arrives."""
+    body = BoundedBody(None, 64 * 1024 * 1024)
+    body.cap(3 * len(CHUNK))
+    for _ in range(3):
+        body.append(CHUNK)
+    assert len(body._data) == 3 * len(CHUNK)
+    body.append(b"x")
+    body.append(CHUNK)
+    assert len(body._data) == 0
+    with pytest.raises(APIError) as refused:
+        await asyncio.wait_for(body, timeout=1)
+    assert (refused.value.status, refused.value.code) == (413, "PAYLOAD_TOO_LARGE")

@@ -12,6 +12,9 @@ An answer sent before the body was read (a 401, a 503 while the database is down
 until the rest of the body has arrived and been dropped, up to DRAIN_LIMIT bytes and
 DRAIN_SECONDS: the server closes such a connection after the answer, and closing a socket
 with unread data resets it, which destroys the answer on its way to the client.
+
+A JSON body is held to MAX_BODY_BYTES as it arrives, not to Quart's cap (the largest upload):
+a chunked body has no length to refuse up front, and would otherwise be buffered whole.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable
 from quart.asgi import ASGIHTTPConnection
 from quart.typing import ResponseTypes
 from quart.wrappers import Body, Request
+
+from assessment_async.domain.errors import too_large
 
 HIGH_WATER = 256 * 1024
 DRAIN_LIMIT = 1024 * 1024
@@ -40,6 +45,8 @@ class BoundedBody(Body):
         self.whole = False  # someone awaits the complete body: buffer all of it
         self.dropped: int | None = None  # bytes dropped since drain() began
         self.drained = asyncio.Event()  # the body ended, or DRAIN_LIMIT bytes were dropped
+        self.received = 0
+        self.limit: int | None = None  # see cap()
 
     async def __anext__(self) -> bytes:
         data = await super().__anext__()
@@ -51,11 +58,21 @@ class BoundedBody(Body):
         self.room.set()
         return (yield from super().__await__())
 
+    def cap(self, limit: int) -> None:
+        """Refuse this body with 413 once more than `limit` bytes arrived, dropping them."""
+        self.limit = limit
+
     def append(self, data: bytes) -> None:
         if self.dropped is not None:
             self.dropped += len(data)
             if self.dropped > DRAIN_LIMIT:
                 self.drained.set()
+            return
+        self.received += len(data)
+        if self.limit is not None and self.received > self.limit and self._must_raise is None:
+            self._must_raise = too_large(self.limit)  # raised to whoever reads the body
+            self._data.clear()
+            self.set_complete()
             return
         super().append(data)
         if not self.whole and len(self._data) >= HIGH_WATER:
@@ -86,6 +103,10 @@ class FlowControlledConnection(ASGIHTTPConnection):
 
     def _create_request_from_scope(self, send: ASGISendCallable) -> Request:
         self.request = super()._create_request_from_scope(send)
+        settings = self.app.extensions.get("settings")
+        body = self.request.body
+        if self.request.is_json and settings is not None and isinstance(body, BoundedBody):
+            body.cap(settings.max_body_bytes)
         return self.request
 
     async def _send_response(self, send: ASGISendCallable, response: ResponseTypes) -> None:
