@@ -31,15 +31,25 @@ class APIRequest(Request):
     body_class = BoundedBody
 
     async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        if cache and self._cached_json[silent] is not Ellipsis:
+            return self._cached_json[silent]
         if not (force or silent or self.is_json):
             raise not_json()
         limit = current_app.extensions["settings"].max_body_bytes
         if (self.content_length or 0) > limit:
             raise too_large(limit)
-        data = await super().get_json(force=force, silent=silent, cache=cache)
-        if len(await self.get_data(cache=True)) > limit:  # a chunked body had no length
+        data = await self.get_data(cache=True)
+        if len(data) > limit:  # a chunked body had no length
             raise too_large(limit)
-        return data
+        # Parsed as bytes: Quart decodes the text before its JSON error handling, so a body
+        # that is not UTF-8 would escape it as a 500; orjson calls it invalid JSON (400).
+        try:
+            result = self.json_module.loads(data)
+        except ValueError as error:
+            result = None if silent else self.on_json_loading_failed(error)
+        if cache:
+            self._cached_json[silent] = result
+        return result
 
     def on_json_loading_failed(self, error: Exception) -> Any:
         raise malformed_json(error)

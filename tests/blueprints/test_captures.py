@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +135,22 @@ async def test_a_path_traversal_filename_gets_a_server_made_name(
     assert stored.is_relative_to(settings.capture_dir.resolve())
     assert stored.name == f"{body['captures'][0]['capture_id']}.jpg"
     assert not list(settings.capture_dir.parent.rglob("cron.d"))
+
+
+async def test_control_characters_are_dropped_from_the_kept_filename(
+    client: Client, participant: Participant, settings: Settings,
+) -> None:
+    # PostgreSQL cannot store NUL: the name is only for display, so it is cleaned, not refused.
+    status, body = await upload(client, participant,
+                                [("frames", "face\x00\x1b[31m.png", "image/png", frame("PNG"))])
+    assert status == 201
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        name = await conn.fetchval("SELECT original_filename FROM captures WHERE id = $1",
+                                   uuid.UUID(body["captures"][0]["capture_id"]))
+    finally:
+        await conn.close()
+    assert name == "face[31m.png"
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 import pytest
 from quart.typing import TestClientProtocol as Client
@@ -10,13 +11,35 @@ from assessment_async.config import Settings
 from tests.conftest import FRONTEND, Participant
 
 
-async def test_malformed_json_is_400(client: Client, participant: Participant) -> None:
-    response = await client.put(participant.url("/phq/responses/1"), data=b'{"answer": ',
+# Bytes that are not UTF-8 are malformed JSON too, not a failure of the server.
+@pytest.mark.parametrize("payload", [b'{"answer": ', b"\xff", b'{"answer": "\xe9"}'])
+async def test_malformed_json_is_400(
+    client: Client, participant: Participant, payload: bytes,
+) -> None:
+    response = await client.put(participant.url("/phq/responses/1"), data=payload,
                                 headers=participant.headers | {"Content-Type": "application/json"})
     assert response.status_code == 400
     body = await response.get_json()
     assert body["error"]["code"] == "MALFORMED_JSON"
     assert "not valid JSON" in body["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [("", {"participant_ref": "study\x00"}, "participant_ref"),
+     ("/chat", {"message": "hello\x00"}, "message"),
+     ("/messages", {"role": "user", "content": "\x00hi"}, "content"),
+     ("/messages", {"role": "user", "content": "hi", "metadata": {"k": [{"\x00": 1}]}},
+      "metadata")],
+)
+async def test_nul_characters_are_422_not_a_database_failure(
+    client: Client, participant: Participant, path: str, body: dict[str, Any], field: str,
+) -> None:
+    # PostgreSQL's text and jsonb cannot hold U+0000; the models refuse it first.
+    url = participant.url(path) if path else "/api/sessions"
+    response = await client.post(url, json=body, headers=participant.headers)
+    assert response.status_code == 422
+    assert (await response.get_json())["error"]["details"][0]["field"] == field
 
 
 @pytest.mark.parametrize("payload", [b"[]", b"3", b'"answer"', b"null"])

@@ -68,7 +68,7 @@ async def create_batch_capture_with_assessment_id(sid: UUID) -> ResponseReturnVa
             committed.append(key)
             frames.append(captures.StoredFrame(frame.capture_id, key, frame.content_type,
                                                frame.size, frame.sha256,
-                                               frame.filename[:255] or None))
+                                               frame.display_name))
         # Rows only after every file is complete, fsynced and in place.
         async with db.connection() as conn:
             batch_id = await captures.insert_batch(conn, sid, capture_type, assessment_id,

@@ -24,6 +24,9 @@ FRAME_FIELD = "frames"
 UPLOAD_FIELDS = ("capture_type", "assessment_id")
 
 
+CONTROL_CHARACTERS = dict.fromkeys([*range(0x20), 0x7F])
+
+
 @dataclass(frozen=True)
 class UploadLimits:
     max_frame_bytes: int
@@ -47,6 +50,12 @@ class Frame:
     @property
     def sha256(self) -> str:
         return self.hasher.hexdigest()
+
+    @property
+    def display_name(self) -> str | None:
+        """The client's filename as kept for display: no control characters (PostgreSQL
+        cannot store NUL), at most 255 characters, None when nothing is left."""
+        return self.filename.translate(CONTROL_CHARACTERS)[:255] or None
 
 
 @dataclass(frozen=True)

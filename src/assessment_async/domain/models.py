@@ -9,13 +9,28 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
 
 
+def _no_nul(value: Any) -> Any:
+    """Refuse U+0000 anywhere in a value: PostgreSQL's text and jsonb cannot store it."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("must not contain the NUL character (U+0000)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _no_nul(key)
+            _no_nul(item)
+    elif isinstance(value, list):
+        for item in value:
+            _no_nul(item)
+    return value
+
+
 class Strict(BaseModel):
     # Unknown fields are refused, so a typo in a field name is a 422 rather than silently lost.
     model_config = ConfigDict(extra="forbid")
 
 
 class SessionCreate(Strict):
-    participant_ref: str | None = Field(None, max_length=200)
+    participant_ref: Annotated[str, Field(max_length=200), AfterValidator(_no_nul)] | None = None
 
 
 class SessionCreated(BaseModel):
@@ -104,7 +119,7 @@ def _not_blank(value: str) -> str:
 
 class ChatIn(Strict):
     message: Annotated[str, Field(min_length=1, max_length=MAX_MESSAGE_CHARS),
-                       AfterValidator(_not_blank)]
+                       AfterValidator(_not_blank), AfterValidator(_no_nul)]
 
 
 class TurnOut(BaseModel):
@@ -120,8 +135,9 @@ class TurnOut(BaseModel):
 class MessageIn(Strict):
     role: Literal["user", "assistant", "system"]
     content: Annotated[str, Field(min_length=1, max_length=MAX_MESSAGE_CHARS),
-                       AfterValidator(_not_blank)]
-    metadata: dict[str, Any] = Field(default_factory=dict, max_length=50)
+                       AfterValidator(_not_blank), AfterValidator(_no_nul)]
+    metadata: Annotated[dict[str, Any], AfterValidator(_no_nul)] = Field(
+        default_factory=dict, max_length=50)
 
 
 class MessageOut(BaseModel):

@@ -78,7 +78,7 @@ def create_batch_capture_with_assessment_id(sid: UUID) -> Any:
             upload.commit(key)
             committed.append(key)
             stored.append(StoredFrame(frame.capture_id, key, frame.content_type, frame.size,
-                                      frame.sha256, frame.filename[:255] or None))
+                                      frame.sha256, frame.display_name))
         batch_id = call(CameraAssessmentService.create_batch_capture_with_assessment_id,
                         phase2.create_batch_capture_async, assessment_id, stored, capture_type,
                         {"session_id": sid, "assessment_type": assessment_type})
