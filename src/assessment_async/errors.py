@@ -9,6 +9,7 @@ from quart import Quart, Response, current_app, jsonify, request
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
+from assessment_async import openapi
 from assessment_async.db import database_unavailable
 from assessment_async.domain.errors import (
     RETRY_AFTER_SECONDS,
@@ -55,3 +56,6 @@ def register_error_handlers(app: Quart) -> None:
             return error_response(database_unavailable_error())
         log.exception("unhandled error")
         return error_response(internal_error())
+
+    # The served spec documents what these handlers answer, on every route.
+    openapi.install(app)

@@ -131,6 +131,17 @@ async def test_openapi_and_docs_are_served(client: Client) -> None:
     put = spec["paths"]["/api/sessions/{sid}/phq/responses/{question_id}"]["put"]
     assert "AnswerIn" in str(put["requestBody"])
     assert spec["components"]["securitySchemes"]["session_token"]["scheme"] == "bearer"
+    for path, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            if "{sid}" in path:  # every session route documents its refusals
+                assert {"401", "404"} <= set(map(str, operation["responses"])), (method, path)
+                assert "WWW-Authenticate" in operation["responses"]["401"]["headers"]
+            else:
+                assert operation["security"] == [], (method, path)
+    chat = spec["paths"]["/api/sessions/{sid}/chat"]["post"]["responses"]
+    assert list(chat["200"]["content"]) == ["text/event-stream"]
+    fhir = spec["paths"]["/api/sessions/{sid}/phq/fhir"]["get"]["responses"]
+    assert list(fhir["200"]["content"]) == ["application/fhir+json"]
     docs = await client.get("/docs")
     assert docs.status_code == 200
     assert "/openapi.json" in await docs.get_data(as_text=True)

@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from quart import Blueprint, Response, ResponseReturnValue, current_app, request
-from quart_schema import document_response, validate_request
+from quart_schema import DataSource, document_request, document_response, validate_request
 
 from assessment_async.auth import bearer_hash, require_session
 from assessment_async.config import Settings
@@ -20,7 +20,8 @@ from assessment_async.domain.captures import (
     upload_fields,
 )
 from assessment_async.domain.errors import APIError
-from assessment_async.domain.models import BatchOut, CaptureOut, LinkIn, LinkOut
+from assessment_async.domain.models import BatchOut, CaptureOut, CaptureUpload, LinkIn, LinkOut
+from assessment_async.openapi import document_body, document_response_headers
 from assessment_async.services import captures
 from assessment_async.storage import Storage
 from assessment_async.uploads import UploadLimits, receive_frames
@@ -39,6 +40,7 @@ def limits(settings: Settings) -> UploadLimits:
 
 
 @bp.post("")
+@document_request(CaptureUpload, source=DataSource.FORM_MULTIPART)
 @document_response(BatchOut, 201)
 async def create_batch_capture_with_assessment_id(sid: UUID) -> ResponseReturnValue:
     """Upload frames (multipart: `frames` files, `capture_type`, optional `assessment_id`)."""
@@ -114,6 +116,13 @@ async def list_captures(sid: UUID) -> ResponseReturnValue:
 
 
 @bp.get("/<uuid:capture_id>")
+@document_body(200, "image/jpeg", {"type": "string", "format": "binary"}, "The frame's bytes.")
+@document_body(200, "image/png", {"type": "string", "format": "binary"}, "The frame's bytes.")
+@document_response_headers(200, {
+    "ETag": {"required": True, "description": "The frame's sha256, quoted.",
+             "schema": {"type": "string", "pattern": '^"[0-9a-f]{64}"$'}},
+    "Content-Length": {"required": True, "schema": {"type": "integer", "minimum": 1}},
+})
 async def get_capture(sid: UUID, capture_id: UUID) -> ResponseReturnValue:
     """The frame's bytes, streamed from storage, with its content type."""
     token_hash = bearer_hash()

@@ -10,7 +10,14 @@ from quart_schema import document_response, validate_request
 from assessment_async.auth import bearer_hash, require_session
 from assessment_async.db import get_db
 from assessment_async.domain.instruments import PHQ9
-from assessment_async.domain.models import AnswerIn, AnswerOut, AssessmentOut, PhqState, SubmitIn
+from assessment_async.domain.models import (
+    AnswerIn,
+    AnswerOut,
+    AssessmentOut,
+    FhirQuestionnaireResponse,
+    PhqState,
+    SubmitIn,
+)
 from assessment_async.domain.phq_api import (
     alert_headers,
     already_submitted,
@@ -24,6 +31,13 @@ from assessment_async.domain.phq_api import (
     submitted_answers,
 )
 from assessment_async.domain.scoring import IncompleteAnswers
+from assessment_async.openapi import (
+    CLINICAL_ALERT,
+    document_body,
+    document_errors,
+    document_path_parameter,
+    document_response_headers,
+)
 from assessment_async.services import phq
 
 bp = Blueprint("phq", __name__, url_prefix="/api/sessions/<uuid:sid>/phq")
@@ -32,6 +46,9 @@ bp = Blueprint("phq", __name__, url_prefix="/api/sessions/<uuid:sid>/phq")
 @bp.put("/responses/<question_id>")
 @validate_request(AnswerIn)
 @document_response(AnswerOut)
+@document_path_parameter("question_id", {"type": "integer", "minimum": 1, "maximum": 10},
+                         "The item: 1-9 are scored, 10 is the difficulty question.")
+@document_errors(409)
 async def update_response(sid: UUID, question_id: str, data: AnswerIn) -> ResponseReturnValue:
     """Save one answer (items 1-9 score 0-3; item 10 is the difficulty question, not scored)."""
     item = checked_item(PHQ9, question_id, data.answer)
@@ -47,6 +64,10 @@ async def update_response(sid: UUID, question_id: str, data: AnswerIn) -> Respon
 @bp.post("/submit")
 @validate_request(SubmitIn)
 @document_response(AssessmentOut, 201)
+@document_response(AssessmentOut, 200)
+@document_response_headers(201, {"X-Clinical-Alert": CLINICAL_ALERT})
+@document_response_headers(200, {"X-Clinical-Alert": CLINICAL_ALERT})
+@document_errors(409)
 async def submit(sid: UUID, data: SubmitIn) -> ResponseReturnValue:
     """Score the questionnaire; a repeat returns the same assessment with 200."""
     answers = submitted_answers(PHQ9, data.responses)
@@ -64,6 +85,7 @@ async def submit(sid: UUID, data: SubmitIn) -> ResponseReturnValue:
 
 @bp.get("")
 @document_response(PhqState)
+@document_response_headers(200, {"X-Clinical-Alert": CLINICAL_ALERT})
 async def get_phq(sid: UUID) -> ResponseReturnValue:
     """The answers saved so far and the assessment, if submitted."""
     token_hash = bearer_hash()
@@ -75,6 +97,9 @@ async def get_phq(sid: UUID) -> ResponseReturnValue:
 
 
 @bp.get("/fhir")
+@document_body(200, "application/fhir+json", FhirQuestionnaireResponse,
+               "The answers as a FHIR R4 QuestionnaireResponse.")
+@document_response_headers(200, {"X-Clinical-Alert": CLINICAL_ALERT})
 async def get_fhir(sid: UUID) -> ResponseReturnValue:
     """The answers as a FHIR R4 QuestionnaireResponse coded with LOINC."""
     token_hash = bearer_hash()

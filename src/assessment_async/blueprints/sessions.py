@@ -5,13 +5,14 @@ from __future__ import annotations
 from uuid import UUID
 
 from quart import Blueprint, ResponseReturnValue
-from quart_schema import document_response, validate_request
+from quart_schema import document_response, security_scheme, validate_request
 
 from assessment_async.auth import bearer_hash, new_token, require_session
 from assessment_async.db import get_db
 from assessment_async.domain.instruments import PHQ9
 from assessment_async.domain.models import SessionCreate, SessionCreated, SessionSummary
 from assessment_async.domain.phq_api import summary_body
+from assessment_async.openapi import document_response_headers
 from assessment_async.services import sessions
 
 bp = Blueprint("sessions", __name__, url_prefix="/api/sessions")
@@ -20,6 +21,9 @@ bp = Blueprint("sessions", __name__, url_prefix="/api/sessions")
 @bp.post("")
 @validate_request(SessionCreate)
 @document_response(SessionCreated, 201)
+@document_response_headers(201, {"Cache-Control": {"required": True,
+                                                   "schema": {"const": "no-store"}}})
+@security_scheme([])  # this route hands out the token
 async def create_session(data: SessionCreate) -> ResponseReturnValue:
     """Start a session; the token in the answer is shown once and opens every session route."""
     token, token_hash = new_token()

@@ -79,6 +79,18 @@ class PhqState(BaseModel):
     assessment: AssessmentOut | None
 
 
+class FhirQuestionnaireResponse(BaseModel):
+    """A FHIR R4 QuestionnaireResponse, coded with LOINC (the fields this API always sets)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    resourceType: Literal["QuestionnaireResponse"]
+    id: str
+    questionnaire: str
+    status: Literal["in-progress", "completed"]
+    item: list[dict[str, Any]]
+
+
 class PhqSummary(BaseModel):
     answered: int
     submitted: bool
@@ -132,6 +144,31 @@ class TurnOut(BaseModel):
     completed_at: datetime | None
 
 
+class ChatToken(BaseModel):
+    """The `data` of a `token` event: the next piece of the answer."""
+
+    delta: str
+
+
+class ChatDone(BaseModel):
+    """The `data` of the `done` event: the turn was saved."""
+
+    turn_number: int
+    status: Literal["complete", "partial", "failed"]
+    finish_reason: str | None
+    completion_tokens: int | None
+
+
+class ChatFailure(BaseModel):
+    """The `data` of an `error` event: the upstream failed, or the turn could not be saved."""
+
+    code: str
+    message: str
+    turn_number: int
+    status: Literal["complete", "partial", "failed"] | None = None
+    retry_after: str | None = None
+
+
 class MessageIn(Strict):
     role: Literal["user", "assistant", "system"]
     content: Annotated[str, Field(min_length=1, max_length=MAX_MESSAGE_CHARS),
@@ -156,6 +193,15 @@ class CaptureOut(BaseModel):
     size_bytes: int
     sha256: str
     created_at: datetime
+
+
+class CaptureUpload(BaseModel):
+    """An upload's multipart fields (documentation only: the body is decoded as it streams)."""
+
+    frames: list[bytes] = Field(min_length=1, description="JPEG or PNG files, judged by their "
+                                "bytes")
+    capture_type: Literal["face", "posture", "environment"]
+    assessment_id: UUID | None = None
 
 
 class StoredCapture(BaseModel):
