@@ -62,6 +62,9 @@ def walk(base_url: str) -> list[tuple[str, int, dict[str, str], Any]]:
     base = f"/api/sessions/{sid}"
 
     t.step("malformed json", "POST", "/api/sessions", 400, content=b"{", headers=json_type)
+    t.step("json that is not utf-8", "POST", "/api/sessions", 400,
+           content=b'{"participant_ref": "\xff"}', headers=json_type)
+    t.step("nul character", "POST", "/api/sessions", 422, json={"participant_ref": "a\x00"})
     t.step("not json", "POST", "/api/sessions", 415, content=b"x=1",
            headers={"Content-Type": "application/x-www-form-urlencoded"})
     t.step("unknown field", "POST", "/api/sessions", 422, json={"who": 1})
@@ -127,6 +130,8 @@ def walk(base_url: str) -> list[tuple[str, int, dict[str, str], Any]]:
            json={"role": "assistant", "content": "hi", "metadata": {"k": 1}})
     t.step("unknown role", "POST", f"{base}/messages", 422, headers=auth,
            json={"role": "robot", "content": "hi"})
+    t.step("nul in metadata", "POST", f"{base}/messages", 422, headers=auth,
+           json={"role": "user", "content": "hi", "metadata": {"k": ["\x00"]}})
 
     images = [("frames", "a.jpg", "image/jpeg", frame("JPEG", seed=1)),
               ("frames", "../b.png", "image/png", frame("PNG", seed=2))]
@@ -151,6 +156,10 @@ def walk(base_url: str) -> list[tuple[str, int, dict[str, str], Any]]:
     t.step("unknown capture type", "POST", f"{base}/captures", 422, content=body,
            headers=auth | headers)
     t.step("upload as json", "POST", f"{base}/captures", 415, headers=auth, json={})
+    body, headers = multipart({"capture_type": "face"},
+                              [("frames", "nul\x00.png", "image/png", frame("PNG", seed=3))])
+    t.step("nul in a filename", "POST", f"/api/sessions/{other['session_id']}/captures", 201,
+           content=body, headers=other_auth | headers)
     t.step("captures", "GET", f"{base}/captures", 200, headers=auth)
     first = batch["captures"][0]["capture_id"]
     t.step("download", "GET", f"{base}/captures/{first}", 200, headers=auth)
