@@ -58,6 +58,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from hypercorn.config import Config
     from hypercorn.run import run
 
+    from assessment_async import workers
+
     with database(settings) as url, upstream(settings) as llm_url:
         if args.no_migrate:
             waiting = migrate.pending(url)
@@ -83,7 +85,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         config.graceful_timeout = 10.0
         log.info("serving on http://%s:%s (%s worker%s)", args.host, args.port, args.workers,
                  "" if args.workers == 1 else "s")
-        return run(config)
+        # Several workers: our loop, which replaces a dead worker and stops them gracefully.
+        return run(config) if config.workers == 0 else workers.serve(config)
 
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
