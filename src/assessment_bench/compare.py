@@ -24,13 +24,15 @@ def compare(a: Path, b: Path) -> str:
         for variant, figure in variants.items():
             before = first["summary"].get(scenario, {}).get(variant, {}).get("median")
             after = figure["median"]
-            if before:
+            if before is None:
+                delta = "new"
+            elif before == 0:  # e.g. no arrival rate met the SLO: a ratio means nothing
+                delta = "+0.0%" if after == 0 else "up from 0"
+            else:
                 change = (after - before) / before * 100
                 better = (change > 0) == higher
                 mark = "" if abs(change) < 5 else (" better" if better else " worse")
                 delta = f"{change:+.1f}%{mark}"
-            else:
-                delta = "new"
             lines.append(f"| {scenario} | {variant} | {before if before is not None else '–'} "
                          f"| {after} | {delta} |")
     return "\n".join(lines) + "\n"

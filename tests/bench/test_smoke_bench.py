@@ -83,3 +83,33 @@ def test_a_report_can_be_written_again_from_its_results(smoke_run: Path,
     assert again["results"] == original["results"]
     assert again["run"]["finished_at"] == original["run"]["finished_at"]
     assert (copy / "report.md").read_text().startswith("# assessment-bench: smoke run")
+
+
+def test_a_reliability_run_in_the_folder_becomes_a_report_section(
+    smoke_run: Path, tmp_path: Path,
+) -> None:
+    import shutil
+
+    from assessment_bench.reliability import suite
+    from assessment_bench.reliability.result import FaultResult
+    from assessment_bench.report import rerender
+
+    copy = tmp_path / "with-faults"
+    shutil.copytree(smoke_run, copy)
+    results = [
+        FaultResult("sigterm-mid-load", "asgi", True, {"acknowledged": 812, "lost": 0}),
+        FaultResult("sigterm-mid-load", "gevent-green", False, {"acknowledged": 640, "lost": 3},
+                    "3 acknowledged answers missing"),
+    ]
+    suite.write(suite.document(results, ["asgi", "gevent-green"], ["sigterm-mid-load"]), copy)
+    rerender(copy)
+    document = json.loads((copy / "results.json").read_text())
+    jsonschema.validate(document, SCHEMA)
+    assert [r["passed"] for r in document["reliability"]["results"]] == [True, False]
+    markdown = (copy / "report.md").read_text()
+    section = markdown[markdown.index("## Reliability"):markdown.index("## Plots")]
+    assert "| sigterm-mid-load |" in section
+    assert "✓ lost 0, acknowledged 812" in section
+    assert "✗ lost 3, acknowledged 640 (3 acknowledged answers missing)" in section
+    html = (copy / "report.html").read_text()
+    assert '<td class="text fail">✗ lost 3' in html
