@@ -18,6 +18,7 @@ from assessment_async.errors import register_error_handlers
 from assessment_async.jsonio import APIRequest, OrjsonProvider
 from assessment_async.llm_client import LLMClient
 from assessment_async.metrics import ObservedApp, watch_event_loop
+from assessment_async.openapi import ApiDocs
 from assessment_async.storage import LocalStorage
 
 SECURITY: dict[str, Any] = {"session_token": {"type": "http", "scheme": "bearer"}}
@@ -44,6 +45,7 @@ def create_app(settings: Settings) -> Quart:
         info={"title": "assessment-async", "version": "0.1.0"},
         security_schemes=SECURITY,
         security=[{"session_token": []}],
+        openapi_provider_class=ApiDocs,  # documents every route's errors, streams and files
     )
     app.json = OrjsonProvider(app)  # after QuartSchema, which installs its own provider
     if settings.cors_origins:

@@ -9,7 +9,6 @@ from quart import Quart, Response, current_app, jsonify, request
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
-from assessment_async import openapi
 from assessment_async.db import database_unavailable
 from assessment_async.domain.errors import (
     RETRY_AFTER_SECONDS,
@@ -58,4 +57,3 @@ def register_error_handlers(app: Quart) -> None:
         return error_response(internal_error())
 
     # The served spec documents what these handlers answer, on every route.
-    openapi.install(app)

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
-from quart import Quart
 from quart_schema import OpenAPIProvider
 from quart_schema.validation import QUART_SCHEMA_REQUEST_ATTRIBUTE
 from werkzeug.routing import Rule
@@ -186,12 +185,3 @@ class ApiDocs(OpenAPIProvider):
     def body_schema(self, model: type[BaseModel]) -> tuple[Schema, dict[str, Any]]:
         response, definitions = self.build_response_object(model, None)
         return response["content"]["application/json"]["schema"], definitions
-
-
-def install(app: Quart) -> None:
-    """Serve ApiDocs' document at /openapi.json in place of quart-schema's plain one."""
-    extension = app.extensions["QUART_SCHEMA"]
-    extension.openapi_provider = ApiDocs(app, extension)
-    # These belong on the route in blueprints/chat.py, as decorators; applied here until then.
-    stream = app.view_functions["chat.create_conversation_turn"]
-    document_errors(429)(document_chat_stream(stream))

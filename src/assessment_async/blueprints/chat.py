@@ -32,6 +32,7 @@ from assessment_async.domain.chat import (
 )
 from assessment_async.domain.models import ChatIn, MessageIn, MessageOut, TurnOut
 from assessment_async.llm_client import LLMClient, SlotTimeout
+from assessment_async.openapi import document_chat_stream, document_errors
 from assessment_async.services import chat
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ def outlive_cancellation(
 
 
 @bp.post("/chat")
+@document_chat_stream
+@document_errors(429)
 @validate_request(ChatIn)
 async def create_conversation_turn(sid: UUID, data: ChatIn) -> ResponseReturnValue:
     """Send a message; the answer streams back as `token` events, then `done` or `error`."""
