@@ -110,7 +110,9 @@ class FlowControlledConnection(ASGIHTTPConnection):
         return self.request
 
     async def _send_response(self, send: ASGISendCallable, response: ResponseTypes) -> None:
-        if isinstance(self.request.body, BoundedBody):
+        # A 408 answers a body that stopped coming (a slowloris): waiting for the rest would
+        # only hold the connection longer.
+        if isinstance(self.request.body, BoundedBody) and response.status_code != 408:
             await self.request.body.drain()
         await super()._send_response(send, response)
 
