@@ -54,7 +54,15 @@ def json_body(model: type[M]) -> M:
     limit = current_app.config["JSON_MAX_BYTES"]
     if (request.content_length or 0) > limit:
         raise too_large(limit)
-    data = request.get_json()
+    # Read at most one byte past the cap, so a chunked body (no Content-Length) is refused
+    # with 413 at the cap instead of being buffered whole.
+    raw = request.stream.read(limit + 1)
+    if len(raw) > limit:
+        raise too_large(limit)
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise malformed_json(error) from None
     try:
         return model.model_validate(data)
     except ValidationError as error:
