@@ -53,10 +53,16 @@ class Ack:
 class Request:
     kind: str
     started: float  # time.monotonic()
+    sent: float = 0.0  # when its headers were on the wire (0: never)
     ended: float = 0.0
     outcome: str = "indeterminate"  # acked, failed, refused, indeterminate
     detail: str = ""  # the status or the error's name
     session_id: str = ""  # the session it wrote to (none for a new session)
+
+    async def trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace hook: note when the request's headers were sent."""
+        if event == "http11.send_request_headers.complete":
+            self.sent = time.monotonic()
 
 
 @dataclass
@@ -72,8 +78,10 @@ class Ledger:
         return Counter(r.detail for r in self.requests if r.outcome == outcome)
 
     def in_flight_at(self, moment: float) -> list[Request]:
-        """Requests sent before `moment` that had not ended by then."""
-        return [r for r in self.requests if r.started < moment < (r.ended or float("inf"))]
+        """Requests on the wire at `moment`: sent before it, not ended by then. One still
+        connecting, or queued in the client, is not in flight yet."""
+        return [r for r in self.requests
+                if 0 < r.sent < moment < (r.ended or float("inf"))]
 
     def acked_after(self, moment: float) -> list[Request]:
         return sorted((r for r in self.requests if r.outcome == "acked" and r.started > moment),
@@ -162,7 +170,8 @@ class Client:
         request = self.begin("turn", sid)
         try:
             async with self.http.stream("POST", f"{self.target.url}/api/sessions/{sid}/chat",
-                                        json={"message": message}, headers=headers) as response:
+                                        json={"message": message}, headers=headers,
+                                        extensions={"trace": request.trace}) as response:
                 if response.status_code != 200:
                     await response.aread()
                     return self.end(request, "failed", str(response.status_code))
@@ -186,7 +195,8 @@ class Client:
         """The JSON body of a 2xx answer, or None (the request is recorded either way)."""
         request = self.begin(kind, session_id)
         try:
-            response = await self.http.request(method, f"{self.target.url}{path}", **kwargs)
+            response = await self.http.request(method, f"{self.target.url}{path}",
+                                               extensions={"trace": request.trace}, **kwargs)
         except httpx.HTTPError as error:
             self.transport_error(request, error)
             return None
