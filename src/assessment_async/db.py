@@ -79,6 +79,9 @@ _UNAVAILABLE = (
     asyncpg.AdminShutdownError,  # terminated by a restart
     asyncpg.ConnectionDoesNotExistError,
     asyncpg.InterfaceError,  # the connection closed under us
+    # The server's "terminating connection" arrived while the connection sat in the pool and
+    # the close has not been seen yet: the next query finds the protocol mid-error.
+    asyncpg.InternalClientError,
     sa_exc.TimeoutError,  # every pooled connection busy for pool_timeout
 )
 
