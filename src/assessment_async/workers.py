@@ -23,8 +23,9 @@ from hypercorn.config import Config, Sockets
 
 log = logging.getLogger(__name__)
 
-# A worker that dies this soon after it started is failing to start, not crashing: replacing
-# it would loop forever, so the server stops instead.
+# A worker that exits by itself this soon after it started failed to start (a bad app, a
+# failing lifespan): replacing it would loop forever, so the server stops instead. One killed
+# by a signal (the OOM killer, an operator) is always replaced.
 MIN_WORKER_SECONDS = 5.0
 
 
@@ -53,7 +54,8 @@ def serve(config: Config) -> int:
                 process, started = ended
                 if stopping.is_set():
                     continue
-                if time.monotonic() - started < MIN_WORKER_SECONDS:
+                killed = (process.exitcode or 0) < 0
+                if not killed and time.monotonic() - started < MIN_WORKER_SECONDS:
                     log.error("worker %s exited with %s as it started; stopping", process.pid,
                               process.exitcode)
                     status = process.exitcode or 1
