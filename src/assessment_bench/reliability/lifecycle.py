@@ -27,7 +27,7 @@ import httpx
 
 from assessment_async import migrate
 from assessment_async.embedded_db import EmbeddedPostgres
-from assessment_async.ports import free_port
+from assessment_async.ports import free_port, port_is_free
 from assessment_bench.reliability import ledger
 from assessment_bench.reliability.result import FaultResult
 from assessment_bench.reliability.server import Server, Stack
@@ -44,7 +44,7 @@ PROBE_TIMEOUT = httpx.Timeout(10, connect=2)
 def dedicated_stack(workdir: Path, llm_url: str) -> Iterator[Stack]:
     """A stack with its own PostgreSQL (data under workdir, a free port), migrated, for faults
     that stop the database; the cluster is stopped afterwards."""
-    postgres = EmbeddedPostgres(workdir / "pg", free_port())
+    postgres = EmbeddedPostgres(workdir / "pg", _port_outside_ephemeral_range())
     postgres.start()
     postgres.preferred_port = postgres.port or postgres.preferred_port  # restarts come back here
     url = postgres.ensure_database("assessment_reliability", fresh=True)
@@ -54,6 +54,18 @@ def dedicated_stack(workdir: Path, llm_url: str) -> Iterator[Stack]:
     finally:
         with suppress(RuntimeError):  # already stopped by a fault that failed half-way
             postgres.stop()
+
+
+def _port_outside_ephemeral_range() -> int:
+    """A free port below Linux's ephemeral range (32768 up), which bind(0) never hands out:
+    while PostgreSQL is stopped, a
+    free_port() anywhere on the machine must not take its port."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, 32000)
+        if port_is_free(port):
+            return port
+    return free_port()
 
 
 async def under_load(
