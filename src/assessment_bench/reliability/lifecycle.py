@@ -58,8 +58,7 @@ def dedicated_stack(workdir: Path, llm_url: str) -> Iterator[Stack]:
 
 def _port_outside_ephemeral_range() -> int:
     """A free port below Linux's ephemeral range (32768 up), which bind(0) never hands out:
-    while PostgreSQL is stopped, a
-    free_port() anywhere on the machine must not take its port."""
+    while PostgreSQL is stopped, a free_port() anywhere on the machine must not take it."""
     rng = random.Random()
     for _ in range(200):
         port = rng.randrange(20000, 32000)
