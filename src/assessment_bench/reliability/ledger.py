@@ -46,7 +46,7 @@ class Ack:
     kind: str  # session, answer, turn, frame
     session_id: str
     key: str  # the question id, the turn number, the capture id ("" for a session)
-    value: str  # the answer, the message sent, the frame's sha256
+    value: str  # the answer; the turn's status and message; the frame's sha256
 
 
 @dataclass
