@@ -59,6 +59,7 @@ def test_a_killed_worker_is_replaced_and_nothing_acknowledged_is_lost(stack: Sta
     wrote_enough(result)
     figures = result.figures
     assert figures["killed_worker"] == 1 and figures["restarted"] == 0, held(result)
+    assert 0 < figures["seconds_to_replace_worker"] < 10, held(result)
     assert 0 < figures["seconds_to_serve_again"] < 10, held(result)
 
 
