@@ -37,7 +37,9 @@ class Variant:
         if self.name == "asgi-granian":
             return [python, "-m", "granian", "--interface", "asgi", "--host", host,
                     "--port", str(port), "--workers", str(workers), "--loop", "uvloop",
-                    "--no-ws", "--log-level", "warning", ASGI_APP]
+                    "--no-ws", "--log-level", "warning",
+                    # Granian always runs a master; without this, one killed worker ends it.
+                    "--respawn-failed-workers", ASGI_APP]
         if self.family == "asgi":
             app = "assessment_async.naive_asgi:app" if self.name == "asgi-naive" else ASGI_APP
             return [python, "-m", "assessment_async.cli", "serve", "--host", host,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,12 @@ def _stack(database_url: str, fake_llm_url: str, tmp_path: Path) -> Stack:
 
 
 @pytest.fixture(name="own_stack", scope="session")
-def _own_stack(fake_llm_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """A PostgreSQL of its own (own data folder and port), for faults that stop it."""
-    with dedicated_stack(tmp_path_factory.mktemp("own-postgres"), fake_llm_url) as stack:
+def _own_stack(fake_llm_url: str) -> Iterator[Stack]:
+    """A PostgreSQL of its own (own data folder and port), for faults that stop it.
+
+    Its folder is not under pytest's temporary tree: another pytest session starting on the
+    machine resets that tree's root to mode 0700, which locks out PostgreSQL's own user.
+    """
+    with tempfile.TemporaryDirectory(prefix="assessment-own-postgres-") as folder, \
+            dedicated_stack(Path(folder), fake_llm_url) as stack:
         yield stack
