@@ -110,6 +110,14 @@ def _named(fault: str, workers: int) -> str:
     return fault if workers == 1 else f"{fault}-{workers}-workers"
 
 
+def _judged(book: ledger.Ledger, found: ledger.Readback,
+            figures: dict[str, float]) -> tuple[dict[str, float], list[str]]:
+    """The fault's figures with the ledger's counts added, and the problem every ledger fault
+    checks first: an acknowledged write that is not there."""
+    problems = [f"{found.lost} acknowledged writes lost"] if found.lost else []
+    return figures | ledger.figures(book, found), problems
+
+
 def _not_run(fault: str, variant: str) -> FaultResult:
     return FaultResult(fault, variant, False, {},
                        "not run: the stack has no PostgreSQL this process may stop")
@@ -146,10 +154,7 @@ def sigterm_mid_load(stack: Stack, variant: str, *, workers: int = 1) -> FaultRe
         book, found, figures = asyncio.run(under_load(server, fault, after=0.2))
     finally:
         server.stop()
-    figures |= ledger.figures(book, found)
-    problems = []
-    if found.lost:
-        problems.append(f"{found.lost} acknowledged writes lost")
+    figures, problems = _judged(book, found, figures)
     if figures["in_flight_cut"]:
         problems.append(f"{figures['in_flight_cut']:.0f} of {figures['in_flight']:.0f} "
                         "requests in flight were cut without an answer")
@@ -200,10 +205,7 @@ def sigkill_worker(stack: Stack, variant: str, *, workers: int = 1) -> FaultResu
         book, found, figures = asyncio.run(under_load(server, fault))
     finally:
         server.stop()
-    figures |= ledger.figures(book, found)
-    problems = []
-    if found.lost:
-        problems.append(f"{found.lost} acknowledged writes lost")
+    figures, problems = _judged(book, found, figures)
     if figures["seconds_to_serve_again"] < 0:
         problems.append("did not serve again, even after a restart")
     if figures["killed_worker"] and figures["seconds_to_replace_worker"] < 0:
@@ -279,10 +281,7 @@ def postgres_restart(stack: Stack, variant: str) -> FaultResult:
     finally:
         server.stop()
         postgres.start()
-    figures |= ledger.figures(book, found)
-    problems = []
-    if found.lost:
-        problems.append(f"{found.lost} acknowledged writes lost")
+    figures, problems = _judged(book, found, figures)
     if not 0 <= figures["seconds_to_recover"] <= RECOVERY_LIMIT:
         problems.append(f"no write acknowledged within {RECOVERY_LIMIT:.0f} s of PostgreSQL's "
                         "return")
