@@ -17,7 +17,9 @@ from assessment_bench.reliability.abuse import (
 from assessment_bench.reliability.server import Stack
 
 # fault: (the status it must get, the earliest and the latest it may come); the ASGI app
-# cuts a trickled body within a second of its timeout, well inside the faults' MARGIN.
+# cuts a trickled body within a second of its timeout, well inside the faults' MARGIN. Each
+# fault also checks the answer's body is the contract's error with the fault's code
+# (abuse.py's judge): contract_body 1.
 REFUSALS = {
     "slowloris-json": (408, BODY_TIMEOUT, BODY_TIMEOUT + 1),
     "slowloris-upload": (408, UPLOAD_TIMEOUT, UPLOAD_TIMEOUT + 1),
@@ -39,6 +41,7 @@ def test_abuse_is_refused_in_time_with_memory_bounded(stack: Stack, fault: str) 
     figures = result.figures
     assert result.passed, result.note
     assert figures["status"] == status
+    assert figures["contract_body"] == 1
     assert earliest <= figures["seconds"] <= latest
     assert figures["rss_growth_mb"] < RSS_BOUND_MB
     assert figures["healthy_after"] == 1
@@ -59,6 +62,7 @@ def test_a_wrong_content_type_is_415(stack: Stack) -> None:
     result = function(stack, "asgi")
     assert result.passed, result.note
     assert result.figures["status_json_route"] == result.figures["status_upload_route"] == 415
+    assert result.figures["contract_body"] == 1
 
 
 def test_every_abuse_is_tested() -> None:

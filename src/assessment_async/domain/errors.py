@@ -17,7 +17,7 @@ HTTP_CODES = {
     401: ("UNAUTHORIZED", "Authentication is required."),
     404: ("NOT_FOUND", "There is nothing at this path."),
     405: ("METHOD_NOT_ALLOWED", "This path does not accept that method."),
-    408: ("REQUEST_TIMEOUT", "The request body did not arrive in time."),
+    408: ("BODY_TIMEOUT", "The request body did not arrive in time; send it again."),
     413: ("PAYLOAD_TOO_LARGE", "The request body is larger than this server accepts."),
     415: ("UNSUPPORTED_MEDIA_TYPE", "The request body has a media type this path does not take."),
 }

@@ -103,9 +103,11 @@ class RssWatch:
         self.peak = max(self.peak, self.after)
 
 
-def judge(name: str, answer: Answer, expected: int, bound: float) -> Outcome:
-    """One request's answer against the status and time it should have got."""
-    outcome = Outcome({"status": answer.status, "seconds": round(answer.seconds, 3)})
+def judge(name: str, answer: Answer, expected: int, code: str, bound: float) -> Outcome:
+    """One request's answer against the status, error code and time it should have got."""
+    got_code = answer.error_code()
+    outcome = Outcome({"status": answer.status, "seconds": round(answer.seconds, 3),
+                       "contract_body": int(got_code == code)})
     if answer.status != expected:
         got = f"answered {answer.status}" if answer.status else "no answer"
         why = f" ({answer.error})" if answer.error and not answer.error.startswith("no answer") \
@@ -115,6 +117,9 @@ def judge(name: str, answer: Answer, expected: int, bound: float) -> Outcome:
     elif answer.seconds > bound:
         outcome.problems.append(f"{name}: {expected} only after {answer.seconds:.1f} s "
                                 f"(bound {bound:g} s)")
+    if answer.status == expected and got_code != code:
+        outcome.problems.append(f"{name}: the {expected} did not carry the contract's error "
+                                f"body with code {code} (got {answer.body[:80]!r})")
     return outcome
 
 
@@ -180,7 +185,8 @@ async def trickled_json(target: Target, timeout: float) -> Answer:
 
 async def _slowloris_json(target: Target) -> Outcome:
     bound = BODY_TIMEOUT + MARGIN
-    return judge("slowloris JSON", await trickled_json(target, bound + 1), 408, bound)
+    return judge("slowloris JSON", await trickled_json(target, bound + 1), 408,
+                 "BODY_TIMEOUT", bound)
 
 
 async def _slowloris_upload(target: Target) -> Outcome:
@@ -190,7 +196,7 @@ async def _slowloris_upload(target: Target) -> Outcome:
                        len(body))
     bound = UPLOAD_TIMEOUT + MARGIN
     answer = await exchange(target.port, head, trickle(body, TRICKLE_INTERVAL), bound + 1)
-    return judge("slowloris upload", answer, 408, bound)
+    return judge("slowloris upload", answer, 408, "BODY_TIMEOUT", bound)
 
 
 async def _slowloris_crowd(target: Target) -> Outcome:
@@ -228,14 +234,14 @@ async def _huge_json(target: Target) -> Outcome:
     body = huge_answer(target.limits)
     head = target.head("PUT", "/phq/responses/1", "application/json", len(body))
     answer = await exchange(target.port, head, steady(slices(body)), QUICK * 2)
-    return judge("huge JSON", answer, 413, QUICK)
+    return judge("huge JSON", answer, 413, "PAYLOAD_TOO_LARGE", QUICK)
 
 
 async def _huge_json_chunked(target: Target) -> Outcome:
     body = huge_answer(target.limits)
     head = target.head("PUT", "/phq/responses/1", "application/json", None)
     answer = await exchange(target.port, head, steady(chunked(slices(body))), QUICK * 2)
-    return judge("huge chunked JSON", answer, 413, QUICK)
+    return judge("huge chunked JSON", answer, 413, "PAYLOAD_TOO_LARGE", QUICK)
 
 
 def huge_upload(limits: Settings) -> list[bytes | memoryview]:
@@ -250,14 +256,14 @@ async def _huge_multipart(target: Target) -> Outcome:
     head = target.head("POST", "/captures", "multipart/form-data; boundary=huge",
                        sum(len(p) for p in pieces))
     answer = await exchange(target.port, head, steady(pieces), QUICK * 2)
-    return judge("huge multipart", answer, 413, QUICK)
+    return judge("huge multipart", answer, 413, "PAYLOAD_TOO_LARGE", QUICK)
 
 
 async def _huge_multipart_chunked(target: Target) -> Outcome:
     pieces = huge_upload(target.limits)
     head = target.head("POST", "/captures", "multipart/form-data; boundary=huge", None)
     answer = await exchange(target.port, head, steady(chunked(pieces)), QUICK * 2)
-    return judge("huge chunked multipart", answer, 413, QUICK)
+    return judge("huge chunked multipart", answer, 413, "PAYLOAD_TOO_LARGE", QUICK)
 
 
 async def _tiny_parts(target: Target) -> Outcome:
@@ -266,7 +272,7 @@ async def _tiny_parts(target: Target) -> Outcome:
     body = part * 5000 + b"--tiny--\r\n"
     head = target.head("POST", "/captures", "multipart/form-data; boundary=tiny", len(body))
     answer = await exchange(target.port, head, steady(slices(body)), QUICK * 2)
-    return judge("5,000 tiny parts", answer, 413, QUICK)
+    return judge("5,000 tiny parts", answer, 413, "PAYLOAD_TOO_LARGE", QUICK)
 
 
 # Malformed ------------------------------------------------------------------------------------
@@ -279,12 +285,14 @@ async def json_answer(target: Target, body: bytes, content_type: str = "applicat
 
 async def _nested_json(target: Target) -> Outcome:
     body = b"[" * 100_000 + b"]" * 100_000
-    return judge("100,000 nested arrays", await json_answer(target, body), 400, QUICK)
+    return judge("100,000 nested arrays", await json_answer(target, body), 400,
+                 "MALFORMED_JSON", QUICK)
 
 
 async def _invalid_utf8(target: Target) -> Outcome:
     body = b'{"answer": "\xff\xfe\xfd"}'
-    return judge("invalid UTF-8", await json_answer(target, body), 400, QUICK)
+    return judge("invalid UTF-8", await json_answer(target, body), 400, "MALFORMED_JSON",
+                 QUICK)
 
 
 async def _wrong_content_type(target: Target) -> Outcome:
@@ -292,11 +300,15 @@ async def _wrong_content_type(target: Target) -> Outcome:
     as_text = await json_answer(target, b'{"answer": 1}', "text/plain")
     head = target.head("POST", "/captures", "application/json", 2)
     to_upload = await exchange(target.port, head, steady([b"{}"]), QUICK * 2)
-    outcome = judge("text/plain to a JSON route", as_text, 415, QUICK)
-    upload = judge("JSON to the upload route", to_upload, 415, QUICK)
+    outcome = judge("text/plain to a JSON route", as_text, 415, "UNSUPPORTED_MEDIA_TYPE",
+                    QUICK)
+    upload = judge("JSON to the upload route", to_upload, 415, "UNSUPPORTED_MEDIA_TYPE",
+                   QUICK)
     outcome.problems += upload.problems
     outcome.figures = {"status_json_route": as_text.status,
                        "status_upload_route": to_upload.status,
+                       "contract_body": min(outcome.figures["contract_body"],
+                                            upload.figures["contract_body"]),
                        "seconds": round(max(as_text.seconds, to_upload.seconds), 3)}
     return outcome
 

@@ -1,18 +1,21 @@
 """HTTP/1.1 by hand, for abuse no HTTP client would send: a body trickled byte by byte, chunked
 without a length, or far over the caps, and the answer's status the moment it arrives (while
-the body may still be going out)."""
+the body may still be going out), then its body."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import struct
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PIECE = 1024 * 1024
+BODY_WAIT = 1.0  # seconds to read an answer's body once its status line came
 
 
 @dataclass
@@ -20,6 +23,18 @@ class Answer:
     status: int  # 0: no answer (the wait ran out, or the server closed the connection first)
     seconds: float  # from the first byte sent to the status line, or to giving up
     error: str = ""
+    body: bytes = b""  # the answer's body, as far as it came within the wait
+
+    def error_code(self) -> str | None:
+        """The contract's error code, when the body has the contract's error shape."""
+        try:
+            error = json.loads(self.body)["error"]
+        except (ValueError, TypeError, KeyError):
+            return None
+        if not isinstance(error, dict) or not isinstance(error.get("message"), str):
+            return None
+        code = error.get("code")
+        return code if isinstance(code, str) else None
 
 
 def request_head(method: str, path: str, port: int, headers: dict[str, str]) -> bytes:
@@ -88,26 +103,43 @@ async def exchange(port: int, head: bytes, body: AsyncIterator[bytes | memoryvie
         async for piece in body:
             await loop.sock_sendall(sock, piece)
 
-    async def status_line() -> bytes:
-        received = b""
-        while b"\r\n" not in received:
-            data = await loop.sock_recv(sock, 4096)
+    async def receive_until(received: bytes, done: Callable[[bytes], bool]) -> bytes:
+        while not done(received):
+            data = await loop.sock_recv(sock, 65536)
             if not data:
                 break
             received += data
-        return received.split(b"\r\n", 1)[0]
+        return received
+
+    async def status_line() -> bytes:
+        return await receive_until(b"", lambda got: b"\r\n" in got)
+
+    async def answer_body(received: bytes) -> bytes:
+        """The rest of the answer, read for at most BODY_WAIT seconds more."""
+        with suppress(TimeoutError, OSError):
+            async with asyncio.timeout(BODY_WAIT):
+                received = await receive_until(received, lambda got: b"\r\n\r\n" in got)
+                head, _, body = received.partition(b"\r\n\r\n")
+                length = next((int(value) for name, _, value in
+                               (h.partition(b":") for h in head.split(b"\r\n")[1:])
+                               if name.strip().lower() == b"content-length"), None)
+                if length is not None:
+                    received = await receive_until(
+                        received, lambda got: len(got.partition(b"\r\n\r\n")[2]) >= length)
+        return received.partition(b"\r\n\r\n")[2]
 
     sender: asyncio.Task[None] | None = None
     try:
         async with asyncio.timeout(timeout):
             await loop.sock_connect(sock, ("127.0.0.1", port))
             sender = asyncio.create_task(send())
-            line = await status_line()
+            received = await status_line()
         seconds = time.monotonic() - started
+        line = received.split(b"\r\n", 1)[0]
         if not line:
             error = sender.exception() if sender.done() else None
             return Answer(0, seconds, f"closed without an answer ({error!r})")
-        return Answer(int(line.split()[1]), seconds)
+        return Answer(int(line.split()[1]), seconds, body=await answer_body(received))
     except TimeoutError:
         return Answer(0, time.monotonic() - started, f"no answer within {timeout:g} s")
     except (OSError, ValueError, IndexError) as error:
