@@ -18,6 +18,8 @@ from assessment_async.config import Settings
 from assessment_async.db import Database, database_unavailable, get_db
 from assessment_async.domain.chat import (
     StreamResult,
+    TurnInProgress,
+    TurnRateLimited,
     UpstreamError,
     build_prompt,
     done_event,
@@ -86,10 +88,10 @@ async def create_conversation_turn(sid: UUID, data: ChatIn) -> ResponseReturnVal
             turn = await chat.insert_turn(conn, sid, data.message, config.llm_model,
                                           config.llm_turn_timeout + STALE_MARGIN_SECONDS,
                                           config.chat_turns_per_minute)
-    except chat.TurnInProgress:
+    except TurnInProgress:
         client.release_slot()
         raise turn_in_progress() from None
-    except chat.TurnRateLimited as limited:
+    except TurnRateLimited as limited:
         client.release_slot()
         raise too_many_turns(config.chat_turns_per_minute, limited.retry_after) from None
     except BaseException:

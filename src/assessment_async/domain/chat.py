@@ -104,6 +104,18 @@ def done_event(turn_number: int, status: str, result: StreamResult) -> bytes:
                         "completion_tokens": result.completion_tokens})
 
 
+class TurnInProgress(Exception):
+    """Another turn of this session is still streaming (both apps' services raise it)."""
+
+
+class TurnRateLimited(Exception):
+    """The session started its allowed turns in the last minute."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
 def llm_busy() -> APIError:
     return APIError(503, "LLM_BUSY", "Too many conversations are streaming; retry in a few "
                     "seconds.", headers={"Retry-After": "5"})

@@ -10,18 +10,7 @@ from uuid import UUID
 import asyncpg
 
 from assessment_async.db import Connection
-
-
-class TurnInProgress(Exception):
-    """Another turn of this session is still streaming."""
-
-
-class TurnRateLimited(Exception):
-    """The session started its allowed turns in the last minute."""
-
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(retry_after)
-        self.retry_after = retry_after
+from assessment_async.domain.chat import TurnInProgress, TurnRateLimited
 
 
 async def insert_turn(

@@ -12,6 +12,8 @@ from flask import Blueprint, Response, current_app
 from assessment_async.config import Settings
 from assessment_async.domain.chat import (
     StreamResult,
+    TurnInProgress,
+    TurnRateLimited,
     UpstreamError,
     build_prompt,
     done_event,
@@ -29,7 +31,7 @@ from assessment_twin import phase2
 from assessment_twin.http import bearer_hash, json_body, require_session
 from assessment_twin.llm_client import SyncLLMClient
 from assessment_twin.routes import call
-from assessment_twin.services.llm import LLMConversationService, TurnInProgress, TurnRateLimited
+from assessment_twin.services.llm import LLMConversationService
 
 log = logging.getLogger(__name__)
 bp = Blueprint("chat", __name__, url_prefix="/api/sessions/<uuid:sid>")

@@ -10,19 +10,8 @@ from uuid import UUID
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
+from assessment_async.domain.chat import TurnInProgress, TurnRateLimited
 from assessment_twin.db import transaction
-
-
-class TurnInProgress(Exception):
-    """Another turn of this session is still streaming."""
-
-
-class TurnRateLimited(Exception):
-    """The session started its allowed turns in the last minute."""
-
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(retry_after)
-        self.retry_after = retry_after
 
 
 class LLMConversationService:
