@@ -30,6 +30,12 @@ def error_count(figures: Any) -> int:
     return 0
 
 
+def spread(values: list[float]) -> dict[str, float]:
+    """Median with min and max, as every figure over repeats is reported."""
+    return {"median": round(statistics.median(values), 2), "min": round(min(values), 2),
+            "max": round(max(values), 2)}
+
+
 def summarise(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
     """scenario -> variant -> {median, min, max, repeats} of the headline figure."""
     table: dict[str, dict[str, list[float]]] = {}
@@ -40,9 +46,8 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, fl
     for result in results:
         key = (result["scenario"], result["variant"])
         errors[key] = errors.get(key, 0) + error_count(result["figures"])
-    return {scenario: {variant: {"median": round(statistics.median(values), 2),
-                                 "min": round(min(values), 2), "max": round(max(values), 2),
-                                 "repeats": len(values), "errors": errors[(scenario, variant)]}
+    return {scenario: {variant: spread(values) | {"repeats": len(values),
+                                                  "errors": errors[(scenario, variant)]}
                        for variant, values in variants.items()}
             for scenario, variants in table.items()}
 
@@ -54,9 +59,7 @@ def loop_lag(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, flo
         if result.get("loop_lag"):
             table.setdefault(result["scenario"], {}).setdefault(result["variant"], []).append(
                 float(result["loop_lag"]["p99_ms"]))
-    return {scenario: {variant: {"median": round(statistics.median(values), 2),
-                                 "min": round(min(values), 2), "max": round(max(values), 2)}
-                       for variant, values in variants.items()}
+    return {scenario: {variant: spread(values) for variant, values in variants.items()}
             for scenario, variants in table.items()}
 
 
