@@ -19,8 +19,7 @@ from uuid import UUID
 import asyncpg
 import httpx
 import pytest
-from hypercorn.asyncio import serve as hypercorn_serve
-from hypercorn.config import Config as HyperConfig
+import uvicorn
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
@@ -79,17 +78,16 @@ async def serving(settings: Settings, **overrides: Any) -> AsyncIterator[Quart]:
 
 @asynccontextmanager
 async def serving_http(settings: Settings, **overrides: Any) -> AsyncIterator[str]:
-    """The app behind Hypercorn on a loopback port, in this event loop; yields its base URL.
+    """The app behind Uvicorn (the default server) on a loopback port, in this event loop;
+    yields its base URL.
 
     Quart's test client skips the ASGI layer; this goes through it, as production does.
     """
     app = create_app(settings.model_copy(update=overrides))
-    config = HyperConfig()
     port = free_port()
-    config.bind = [f"127.0.0.1:{port}"]
-    config.accesslog = config.errorlog = None
-    stop = asyncio.Event()
-    task = asyncio.create_task(hypercorn_serve(app, config, shutdown_trigger=stop.wait))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, http="httptools",
+                                           ws="none", access_log=False, log_config=None))
+    task = asyncio.create_task(server.serve())
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient() as probe:
@@ -102,7 +100,7 @@ async def serving_http(settings: Settings, **overrides: Any) -> AsyncIterator[st
                 await asyncio.sleep(0.05)
         yield url
     finally:
-        stop.set()
+        server.should_exit = True
         await task
         await truncate_sessions(settings)
 

@@ -1,6 +1,6 @@
 """`assessment-async`: serve the API, manage the schema.
 
-    assessment-async serve [--host H] [--port N] [--workers N] [--no-migrate]
+    assessment-async serve [--host H] [--port N] [--workers N] [--server S] [--no-migrate]
     assessment-async db upgrade [REVISION]
     assessment-async db status
 """
@@ -55,10 +55,7 @@ def upstream(settings: Settings) -> Iterator[str]:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from hypercorn.config import Config
-    from hypercorn.run import run
-
-    from assessment_async import workers
+    from assessment_async import servers
 
     with database(settings) as url, upstream(settings) as llm_url:
         if args.no_migrate:
@@ -75,18 +72,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         if args.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
             # Each worker writes its metrics there, so any worker's /metrics covers them all.
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="metrics-")
-        config = Config()
-        config.application_path = args.app
-        config.bind = [f"{args.host}:{args.port}"]
-        config.worker_class = "uvloop"
-        config.workers = 0 if args.workers == 1 else args.workers  # 0: serve in this process
-        config.accesslog = None
-        config.errorlog = logging.getLogger("hypercorn.error")  # through our handler, once
-        config.graceful_timeout = 10.0
-        log.info("serving on http://%s:%s (%s worker%s)", args.host, args.port, args.workers,
-                 "" if args.workers == 1 else "s")
-        # Several workers: our loop, which replaces a dead worker and stops them gracefully.
-        return run(config) if config.workers == 0 else workers.serve(config)
+        return servers.serve(args.server or settings.server, args.app, args.host, args.port,
+                             args.workers)
 
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
@@ -137,10 +124,12 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="assessment-async", description=__doc__.split("\n")[0])
     commands = root.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="serve the API with Hypercorn (uvloop)")
+    serve = commands.add_parser("serve", help="serve the API (Uvicorn by default, or Hypercorn)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--server", choices=("uvicorn", "hypercorn"),
+                       help="the ASGI server (default: the SERVER setting, uvicorn)")
     serve.add_argument("--app", default="assessment_async.asgi:app", help=argparse.SUPPRESS)
     serve.add_argument("--no-migrate", action="store_true",
                        help="refuse to start if migrations are pending instead of applying them")

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(16 * MIB, ge=1024, le=16 * MIB)
     # Longest wait for a whole JSON body; a client trickling it in gets 408.
     body_timeout: float = Field(15.0, gt=0)
+    # The ASGI server `serve` runs (servers.py): uvicorn, or hypercorn.
+    server: Literal["uvicorn", "hypercorn"] = "uvicorn"
     log_level: str = "INFO"
     # "json": one JSON object per line (for log shippers); "text": plain lines for a terminal.
     log_format: Literal["json", "text"] = "json"

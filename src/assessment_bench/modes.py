@@ -29,7 +29,7 @@ class Mode:
     sessions: int = 200
 
 
-ALL_VARIANTS = ("asgi", "asgi-naive", "asgi-uvicorn", "asgi-granian", "gthread", "gevent",
+ALL_VARIANTS = ("asgi", "asgi-naive", "asgi-hypercorn", "asgi-granian", "gthread", "gevent",
                 "gevent-green", "gevent-phase2")
 
 MODES = {

@@ -1,4 +1,4 @@
-"""The ASGI app as a real Hypercorn server on loopback, for the schema fuzzing."""
+"""The ASGI app as a real server (the `asgi` variant) on loopback, for the schema fuzzing."""
 
 from __future__ import annotations
 

@@ -118,7 +118,7 @@ def aim(case: Case, owner: Participant, assessment_id: str | None) -> None:
             body["assessment_id"] = assessment_id
 
 
-# Hypercorn answers broken framing itself, before the app (400, or 501 for an unknown
+# The server answers broken framing itself, before the app (400, or 501 for an unknown
 # Transfer-Encoding, with no body): HTTP's rules, not the API's, so not generated here.
 FRAMING_HEADERS = {"content-length", "transfer-encoding", "host", "connection", "expect",
                    "upgrade", "te", "trailer", "keep-alive"}
