@@ -15,7 +15,7 @@ from assessment_async.blueprints import captures, chat, health, metrics, phq, se
 from assessment_async.config import Settings
 from assessment_async.db import Database
 from assessment_async.errors import register_error_handlers
-from assessment_async.jsonio import APIRequest, OrjsonProvider
+from assessment_async.jsonio import APIRequest, OrjsonProvider, convert_models_only
 from assessment_async.llm_client import LLMClient
 from assessment_async.metrics import ObservedApp, watch_event_loop
 from assessment_async.openapi import ApiDocs
@@ -48,6 +48,7 @@ def create_app(settings: Settings) -> Quart:
         openapi_provider_class=ApiDocs,  # documents every route's errors, streams and files
     )
     app.json = OrjsonProvider(app)  # after QuartSchema, which installs its own provider
+    convert_models_only(app)  # quart-schema's conversion built a TypeAdapter per response
     if settings.cors_origins:
         cors(app, allow_origin=settings.cors_origins,
              allow_headers=["Authorization", "Content-Type"],

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
-from quart import current_app
+from quart import Quart, current_app
 from quart.json.provider import DefaultJSONProvider
 from quart.wrappers import Request
 
@@ -53,3 +55,23 @@ class APIRequest(Request):
 
     def on_json_loading_failed(self, error: Exception) -> Any:
         raise malformed_json(error)
+
+
+def convert_models_only(app: Quart) -> None:
+    """Replace quart-schema's response conversion with one that converts pydantic models only.
+
+    quart-schema runs every value a route returns through a freshly built pydantic
+    TypeAdapter, which cost about 8% of a one-answer save's CPU (docs/performance.md). The
+    routes here return JSON-ready dicts and lists, which OrjsonProvider writes as they are.
+    Call after QuartSchema(app), which installs its conversion on app.make_response.
+    """
+    make_response: Callable[[Any], Awaitable[Any]] = type(app).make_response.__get__(app)
+
+    async def convert(result: Any) -> Any:
+        if isinstance(result, tuple) and result and isinstance(result[0], BaseModel):
+            result = (result[0].model_dump(mode="json"), *result[1:])
+        elif isinstance(result, BaseModel):
+            result = result.model_dump(mode="json")
+        return await make_response(result)
+
+    app.make_response = convert  # type: ignore[method-assign]
