@@ -19,6 +19,7 @@ from assessment_async.jsonio import APIRequest, OrjsonProvider, convert_models_o
 from assessment_async.llm_client import LLMClient
 from assessment_async.metrics import ObservedApp, watch_event_loop
 from assessment_async.openapi import ApiDocs
+from assessment_async.services.answer_writer import AnswerWriter
 from assessment_async.storage import LocalStorage
 
 SECURITY: dict[str, Any] = {"session_token": {"type": "http", "scheme": "bearer"}}
@@ -71,6 +72,8 @@ def create_app(settings: Settings) -> Quart:
         app.extensions["db"] = Database(settings, url)
         app.extensions["llm"] = LLMClient(settings, llm_url)
         app.extensions["background"] = set()
+        app.extensions["answers"] = AnswerWriter(app.extensions["db"],
+                                                 app.extensions["background"])
         app.extensions["storage"] = LocalStorage(settings.capture_dir)
         lag_watch = asyncio.create_task(watch_event_loop())
         yield

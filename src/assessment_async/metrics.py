@@ -49,6 +49,9 @@ LOOP_LAG = Histogram(
     f"How late the event loop woke a {LAG_PROBE_SECONDS * 1000:.0f} ms timer: time during "
     "which no request could make progress.", buckets=LAG_BUCKETS)
 
+SAVE_BATCH_SIZE = Histogram(
+    "phq_save_batch_size", "Answers written by one statement (services/answer_writer.py).",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 500))
 UNMATCHED = "<unmatched>"  # one label for every URL with no route, so scans add no series
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from quart import Blueprint, ResponseReturnValue
+from quart import Blueprint, ResponseReturnValue, current_app
 from quart_schema import document_response, validate_request
 
 from assessment_async.auth import bearer_hash, require_session
@@ -39,8 +39,14 @@ from assessment_async.openapi import (
     document_response_headers,
 )
 from assessment_async.services import phq
+from assessment_async.services.answer_writer import AnswerWriter
 
 bp = Blueprint("phq", __name__, url_prefix="/api/sessions/<uuid:sid>/phq")
+
+
+def answer_writer() -> AnswerWriter:
+    writer: AnswerWriter = current_app.extensions["answers"]
+    return writer
 
 
 @bp.put("/responses/<question_id>")
@@ -53,11 +59,13 @@ async def update_response(sid: UUID, question_id: str, data: AnswerIn) -> Respon
     """Save one answer (items 1-9 score 0-3; item 10 is the difficulty question, not scored)."""
     item = checked_item(PHQ9, question_id, data.answer)
     token_hash = bearer_hash()
-    async with get_db().connection() as conn:
-        row = await phq.upsert_response(conn, sid, token_hash, PHQ9.key, item, data.answer)
-        if row is None:  # the rare path: find out why, with as many queries as it takes
+    # Saved together with the answers other requests are saving right now, each committed
+    # before its request is answered (services/answer_writer.py).
+    row = await answer_writer().save(sid, token_hash, PHQ9.key, item, data.answer)
+    if row is None:  # the rare path: find out why, with as many queries as it takes
+        async with get_db().connection() as conn:
             await require_session(conn, sid, token_hash)
-            raise already_submitted()
+        raise already_submitted()
     return answer_body(row)
 
 
