@@ -71,8 +71,10 @@ class LLMClient:
 
     async def stream_chat(
         self, messages: list[dict[str, str]], result: StreamResult
-    ) -> AsyncGenerator[str, None]:
-        """Yield the answer's text deltas as they arrive; raise UpstreamError on any failure.
+    ) -> AsyncGenerator[list[str], None]:
+        """Yield the answer's text deltas as they arrive, in lists: the deltas of every chunk
+        that came in one read (one under light load, several when the loop is busy), so the
+        relay writes them to its client at once. Raise UpstreamError on any failure.
 
         Leaving the iteration early (the client went away) closes the upstream response, and
         with it the upstream connection, so the upstream stops generating.
@@ -99,11 +101,14 @@ class LLMClient:
         try:
             if response.status_code != 200:
                 raise await status_error(response)
-            lines = response.aiter_lines()
+            # Raw reads, split into lines here: one timeout and one pass per read, where
+            # httpx's aiter_lines cost a decode, a timeout and an await per line.
+            reads = response.aiter_raw()
+            pending = b""
             while True:
                 try:
                     async with asyncio.timeout_at(next_deadline()):
-                        line = await anext(lines)
+                        pending += await anext(reads)
                 except StopAsyncIteration:
                     raise UpstreamError("UPSTREAM_BROKEN", "The language model's stream "
                                         "ended before it finished.") from None
@@ -112,16 +117,32 @@ class LLMClient:
                                         "sending in the middle of its answer.") from None
                 except httpx.HTTPError as error:
                     raise transport_error(error, mid_stream=True) from None
-                if not line.startswith("data:"):
-                    continue  # blank separators, comments, event names
-                data = line[5:].strip()
-                if data == "[DONE]":
+                end = max(pending.rfind(b"\n"), pending.rfind(b"\r"))
+                if end < 0:
+                    continue  # no whole line yet
+                lines, pending = pending[:end + 1].splitlines(), pending[end + 1:]
+                deltas, finished = parse_lines(lines, result)
+                if deltas:
+                    yield deltas
+                if finished:
                     return
-                delta = parse_chunk(data, result)
-                if delta:
-                    yield delta
         finally:
             await response.aclose()
+
+
+def parse_lines(lines: list[bytes], result: StreamResult) -> tuple[list[str], bool]:
+    """The text deltas in these whole lines of the event stream, and whether `[DONE]` came."""
+    deltas: list[str] = []
+    for line in lines:
+        if not line.startswith(b"data:"):
+            continue  # blank separators, comments, event names
+        data = line[5:].strip()
+        if data == b"[DONE]":
+            return deltas, True
+        delta = parse_chunk(data, result)
+        if delta:
+            deltas.append(delta)
+    return deltas, False
 
 
 async def status_error(response: httpx.Response) -> UpstreamError:

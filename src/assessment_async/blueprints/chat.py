@@ -149,9 +149,10 @@ async def relay(
     ended = False
     try:
         async with aclosing(client.stream_chat(messages, result)) as deltas:
-            async for delta in deltas:
-                parts.append(delta)
-                yield sse("token", {"delta": delta})
+            async for batch in deltas:
+                parts.extend(batch)
+                # One event per delta, as the upstream sent them; one write for the batch.
+                yield b"".join(sse("token", {"delta": delta}) for delta in batch)
         ended = True
     except UpstreamError as error:
         failure = error

@@ -57,7 +57,7 @@ class StreamResult:
     completion_tokens: int | None = None
 
 
-def parse_chunk(data: str, result: StreamResult) -> str:
+def parse_chunk(data: str | bytes, result: StreamResult) -> str:
     """The text delta of one `data:` chunk, noting finish_reason and usage on the way."""
     try:
         chunk: dict[str, Any] = orjson.loads(data)
