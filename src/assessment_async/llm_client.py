@@ -121,28 +121,36 @@ class LLMClient:
                 if end < 0:
                     continue  # no whole line yet
                 lines, pending = pending[:end + 1].splitlines(), pending[end + 1:]
-                deltas, finished = parse_lines(lines, result)
+                deltas, finished, failure = parse_lines(lines, result)
                 if deltas:
-                    yield deltas
+                    yield deltas  # what came before a bad chunk is relayed and kept
+                if failure is not None:
+                    raise failure
                 if finished:
                     return
         finally:
             await response.aclose()
 
 
-def parse_lines(lines: list[bytes], result: StreamResult) -> tuple[list[str], bool]:
-    """The text deltas in these whole lines of the event stream, and whether `[DONE]` came."""
+def parse_lines(
+    lines: list[bytes], result: StreamResult
+) -> tuple[list[str], bool, UpstreamError | None]:
+    """The text deltas in these whole lines of the event stream, whether `[DONE]` came, and
+    the error of a chunk that could not be read (the deltas before it still count)."""
     deltas: list[str] = []
     for line in lines:
         if not line.startswith(b"data:"):
             continue  # blank separators, comments, event names
         data = line[5:].strip()
         if data == b"[DONE]":
-            return deltas, True
-        delta = parse_chunk(data, result)
+            return deltas, True, None
+        try:
+            delta = parse_chunk(data, result)
+        except UpstreamError as error:
+            return deltas, False, error
         if delta:
             deltas.append(delta)
-    return deltas, False
+    return deltas, False, None
 
 
 async def status_error(response: httpx.Response) -> UpstreamError:
