@@ -18,6 +18,7 @@ class Mode:
     open_rates: tuple[int, ...] = (200, 600, 1200)
     open_slo_p99_ms: float = 100.0
     chat_streams: int = 200
+    chat_saturation_streams: int = 0  # a second chat-stream step this wide; 0: none
     hol_streams: int = 200
     hol_probe_rate: int = 50
     uploads: int = 32
@@ -44,8 +45,15 @@ MODES = {
                   open_rates=(300, 1200), flow_users=(100,), flow_seconds=8, sessions=100),
     # About two minutes per variant and repeat: some 45 minutes for all eight, three times.
     "full": Mode("full", seconds=5, repeats=3, variants=ALL_VARIANTS,
-                 open_rates=(300, 800, 1500), flow_users=(30, 100), flow_seconds=8),
+                 open_rates=(300, 800, 1500), flow_users=(30, 100, 200, 400), flow_seconds=8,
+                 chat_saturation_streams=2000),
 }
+
+# The fake LLM's answer to every bench chat: the first of 40 tokens after 100 ms, then one
+# every 10 ms, so a stream lasts CHAT_SECONDS and C streams can finish at most C / CHAT_SECONDS
+# chats per second (the "ideal" the chat-stream figures compare with).
+FAKE_LLM_TTFT, FAKE_LLM_TOKENS, FAKE_LLM_GAP = 0.1, 40, 0.01
+CHAT_SECONDS = FAKE_LLM_TTFT + FAKE_LLM_TOKENS * FAKE_LLM_GAP
 
 # The SLOs an assessment flow must meet at a given load (p99 per request kind).
 FLOW_SLO_P99_MS = {"phq save": 200.0, "phq submit": 500.0, "chat": 1500.0, "upload": 1000.0}

@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from assessment_bench import aggregate
+from assessment_bench import aggregate, targets
 from assessment_bench.plots import make_plots
 from assessment_bench.reliability import suite
 from assessment_bench.runner import Record, RunConfig
@@ -40,10 +40,11 @@ def rerender(folder: Path) -> Path:
                     interrupted=run["interrupted"],
                     caveats=[c for c in document["caveats"] if c not in detected])
     return write(config, record, finished_at=run["finished_at"],
-                 settings=run.get("settings"))
+                 settings=run.get("settings"), variant_configs=document["variant_configs"])
 
 
-def build(config: RunConfig, record: Record) -> dict[str, Any]:
+def build(config: RunConfig, record: Record,
+          variant_configs: dict[str, Any] | None = None) -> dict[str, Any]:
     summary = aggregate.summarise(record.results)
     return {
         "schema_version": 1,
@@ -60,13 +61,16 @@ def build(config: RunConfig, record: Record) -> dict[str, Any]:
             "settings": {k: v for k, v in vars(config.mode).items() if k != "variants"},
         },
         "environment": record.environment,
-        "variant_configs": {name: portable_config(name) for name in config.variants},
+        "variant_configs": variant_configs
+        or {name: portable_config(name) for name in config.variants},
         "ceiling": record.ceiling,
         "results": record.results,
         "summary": summary,
         "loop_lag": aggregate.loop_lag(record.results),
         "verdict": aggregate.verdict(summary, config.baseline, config.scenarios),
         "expectations": aggregate.expectations(record.results, config.variants),
+        "targets": targets.check(record.results, record.ceiling)
+        if targets.SUBJECT in config.variants else [],
         "caveats": record.caveats + aggregate.detect_caveats(record.results),
     }
 
@@ -89,10 +93,13 @@ def validate(document: dict[str, Any]) -> None:
 
 
 def write(config: RunConfig, record: Record, finished_at: str | None = None,
-          settings: dict[str, Any] | None = None) -> Path:
+          settings: dict[str, Any] | None = None,
+          variant_configs: dict[str, Any] | None = None) -> Path:
+    """Write results.json, the plots and both reports; a re-render passes the run's own
+    settings and variant configurations (the variants may have changed since)."""
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
-    document = build(config, record)
+    document = build(config, record, variant_configs)
     if finished_at:
         document["run"]["finished_at"] = finished_at
     if settings:

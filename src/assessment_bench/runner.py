@@ -33,7 +33,7 @@ from assessment_async.ports import free_port, port_is_free
 from assessment_bench import environment, loop_lag
 from assessment_bench.load.wrk import run_wrk
 from assessment_bench.metrics import Sampler, postgres, tree
-from assessment_bench.modes import Mode
+from assessment_bench.modes import FAKE_LLM_GAP, FAKE_LLM_TOKENS, FAKE_LLM_TTFT, Mode
 from assessment_bench.scenarios import HEADLINES, RUNNERS, Target, load_process
 from assessment_bench.variants import VARIANTS, start, stop, wait_ready
 
@@ -41,9 +41,10 @@ SERVER_CORE = "0"
 OTHER_CORES = "1" if (os.cpu_count() or 2) <= 2 else f"1-{(os.cpu_count() or 2) - 1}"
 PIN_SERVER = ("taskset", "-c", SERVER_CORE)
 PIN_OTHERS = ("taskset", "-c", OTHER_CORES)
-# Every chat streams about 0.5 s upstream: 100 ms to the first of 40 tokens, 10 ms apart.
-FAKE_LLM_PROFILE = ("--ttft", "0.1", "--tokens", "40", "--gap", "0.01")
+FAKE_LLM_PROFILE = ("--ttft", str(FAKE_LLM_TTFT), "--tokens", str(FAKE_LLM_TOKENS),
+                    "--gap", str(FAKE_LLM_GAP))
 BENCH_DATABASE = "assessment_bench"
+CHAT_STREAM_ROOM = 4000
 
 
 @dataclass
@@ -239,8 +240,12 @@ class Bench:
         log = open(self.work / f"{name}.log", "ab")  # noqa: SIM115
         # Every variant gets the same settings. The chat scenarios send turns back to back
         # from each session, far above a participant's pace, so the per-minute cap is off.
+        # The chat saturation step holds thousands of streams: every variant may open as many
+        # upstream streams, and the gevent workers may hold as many connections.
         env = {"DATABASE_URL": db_url, "LLM_BASE_URL": llm_url, "CAPTURE_DIR": str(captures),
-               "LOG_LEVEL": "ERROR", "CHAT_TURNS_PER_MINUTE": "0"}
+               "LOG_LEVEL": "ERROR", "CHAT_TURNS_PER_MINUTE": "0",
+               "LLM_MAX_STREAMS": str(CHAT_STREAM_ROOM),
+               "WORKER_CONNECTIONS": str(CHAT_STREAM_ROOM)}
         process = start(VARIANTS[name], port, env=env, prefix=PIN_SERVER, stdout=log,
                         stderr=subprocess.STDOUT)
         try:

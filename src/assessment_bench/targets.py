@@ -1,0 +1,110 @@
+"""The performance targets the `asgi` variant is held to, checked against a run's results.
+
+Each target compares medians over the run's repeats, as ratios within the run where it names
+another variant (the machine's speed cancels out). A target whose figures the run did not
+measure (a variant or scenario left out) is reported as not measured, never as met.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from typing import Any
+
+from assessment_bench.aggregate import error_count
+
+SUBJECT = "asgi"
+Pick = Callable[[dict[str, Any]], float | None]
+
+
+def _median(results: list[dict[str, Any]], variant: str, scenario: str,
+            pick: Pick) -> float | None:
+    found = [pick(r) for r in results if r["variant"] == variant and r["scenario"] == scenario]
+    values = [f for f in found if f is not None]
+    return statistics.median(values) if values else None
+
+
+def _headline(r: dict[str, Any]) -> float | None:
+    return float(r["headline"])
+
+
+def _saturation(key: str) -> Pick:
+    def pick(r: dict[str, Any]) -> float | None:
+        step = r["figures"].get("saturation")
+        return float(step[key]) if step and key in step else None
+    return pick
+
+
+def _row(target: str, measured: str | None, met: bool | None) -> dict[str, Any]:
+    return {"target": target, "measured": measured or "not measured",
+            "met": None if measured is None else met}
+
+
+def check(results: list[dict[str, Any]], ceiling: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per target: what it asks, what the run measured, and whether it was met."""
+    def med(variant: str, scenario: str, pick: Pick = _headline) -> float | None:
+        return _median(results, variant, scenario, pick)
+
+    rows = []
+    save = med(SUBJECT, "phq-save")
+    for other in ("gevent-green", "gthread"):
+        theirs = med(other, "phq-save")
+        ratio = save / theirs if save and theirs else None
+        rows.append(_row(f"phq-save: {SUBJECT} ≥ 1.5× {other}",
+                         f"{save:,.0f} vs {theirs:,.0f} saves/s: ×{ratio:.2f}" if ratio
+                         else None, ratio is not None and ratio >= 1.5))
+    raw = statistics.median(c["upserts_per_s"] for c in ceiling) if ceiling else None
+    share = save / raw if save and raw else None
+    rows.append(_row("phq-save: ≥ 50% of the raw driver ceiling",
+                     f"{save:,.0f} of {raw:,.0f} upserts/s: {share:.0%}" if share else None,
+                     share is not None and share >= 0.5))
+
+    hol, hol_base = med(SUBJECT, "hol"), med("gevent-green", "hol")
+    rows.append(_row("hol: save p99 beside slow chats ≤ half of gevent-green's",
+                     f"{hol:,.1f} vs {hol_base:,.1f} ms" if hol and hol_base else None,
+                     bool(hol and hol_base and hol <= hol_base / 2)))
+    rows.append(_row("hol: save p99 beside slow chats < 50 ms",
+                     f"{hol:,.1f} ms" if hol is not None else None,
+                     hol is not None and hol < 50))
+
+    of_ideal = med(SUBJECT, "chat-stream", lambda r: r["figures"].get("of_ideal"))
+    rows.append(_row("chat-stream: ≥ 95% of the ideal chats/s at 200 streams",
+                     f"{of_ideal:.0%}" if of_ideal is not None else None,
+                     of_ideal is not None and of_ideal >= 0.95))
+    saturated = [r for r in results if r["variant"] == SUBJECT
+                 and r["scenario"] == "chat-stream" and r["figures"].get("saturation")]
+    if saturated:
+        streams = saturated[0]["figures"]["saturation"]["streams"]
+        errors = sum(error_count(r["figures"]["saturation"]) for r in saturated)
+        rows.append(_row(f"chat-stream: {streams:,} concurrent streams, no errors",
+                         f"{errors:,} errors over {len(saturated)} repeat(s)", errors == 0))
+    else:
+        rows.append(_row("chat-stream: 2,000 concurrent streams, no errors", None, None))
+    tokens = med(SUBJECT, "chat-stream", _saturation("tokens_per_s"))
+    tokens_base = med("gevent-green", "chat-stream", _saturation("tokens_per_s"))
+    ratio = tokens / tokens_base if tokens and tokens_base else None
+    rows.append(_row("chat-stream: relayed tokens/s at saturation ≥ 1.5× gevent-green",
+                     f"{tokens:,.0f} vs {tokens_base:,.0f}: ×{ratio:.2f}" if ratio else None,
+                     ratio is not None and ratio >= 1.5))
+
+    mb, mb_base = med(SUBJECT, "camera-upload"), med("gevent-green", "camera-upload")
+    rows.append(_row("camera-upload: MB/s ≥ gevent-green's",
+                     f"{mb:,.0f} vs {mb_base:,.0f} MB/s" if mb and mb_base else None,
+                     bool(mb and mb_base and mb >= mb_base)))
+    growth = med(SUBJECT, "camera-upload",
+                 lambda r: r["resources"].get("server", {}).get("rss_growth_mb"))
+    rows.append(_row("camera-upload: server RSS growth ≤ 64 MB",
+                     f"{growth:,.1f} MB" if growth is not None else None,
+                     growth is not None and growth <= 64))
+    lag = med(SUBJECT, "camera-upload",
+              lambda r: (r.get("loop_lag") or {}).get("p99_ms"))
+    rows.append(_row("camera-upload: event-loop lag p99 < 20 ms",
+                     f"{lag:,.1f} ms" if lag is not None else None,
+                     lag is not None and lag < 20))
+
+    flow, flow_base = med(SUBJECT, "assessment-flow"), med("gevent-green", "assessment-flow")
+    ratio = flow / flow_base if flow and flow_base else None
+    rows.append(_row("assessment-flow: flows/min within SLOs ≥ 1.5× gevent-green",
+                     f"{flow:,.0f} vs {flow_base:,.0f}: ×{ratio:.2f}" if ratio else None,
+                     ratio is not None and ratio >= 1.5))
+    return rows
