@@ -55,10 +55,6 @@ class Settings(BaseSettings):
     llm_connect_timeout: float = Field(5.0, gt=0)
     # Longest silence between two chunks of a stream (and before the first).
     llm_read_timeout: float = Field(30.0, gt=0)
-    # After relaying some tokens, wait this long before reading the upstream again, so the
-    # tokens that came meanwhile go out in one write (0: relay each read at once). The first
-    # token is never held back.
-    llm_relay_interval: float = Field(0.02, ge=0, le=1)
     # Longest a whole turn may take; Quart's 60 s response timeout is off for streams.
     llm_turn_timeout: float = Field(180.0, gt=0)
     # Open upstream streams per worker; a chat beyond it waits llm_slot_timeout, then 503.

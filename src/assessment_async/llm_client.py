@@ -82,7 +82,6 @@ class LLMClient:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.llm_turn_timeout
         read_timeout = self.settings.llm_read_timeout
-        relay_interval = self.settings.llm_relay_interval
 
         def next_deadline() -> float:
             return min(deadline, loop.time() + read_timeout)
@@ -129,10 +128,6 @@ class LLMClient:
                     raise failure
                 if finished:
                     return
-                if deltas and relay_interval:
-                    # Tokens arriving meanwhile wait in the socket's buffer and come out of
-                    # the next read together: one parse and one write for several tokens.
-                    await asyncio.sleep(relay_interval)
         finally:
             await response.aclose()
 
