@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Generator
-from typing import Any, cast
+from typing import Any
 
 from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable
-from quart.asgi import ASGIHTTPConnection, _handle_exception
+from quart.asgi import ASGIHTTPConnection
 from quart.typing import ResponseTypes
-from quart.wrappers import Body, Request, Response
+from quart.wrappers import Body, Request
 
 from assessment_async.domain.errors import too_large
 
@@ -115,22 +115,6 @@ class FlowControlledConnection(ASGIHTTPConnection):
         if isinstance(self.request.body, BoundedBody) and response.status_code != 408:
             await self.request.body.drain()
         await super()._send_response(send, response)
-
-    async def handle_request(self, request: Request, send: ASGISendCallable) -> None:
-        """Quart's, with asyncio.timeout where Quart's wait_for made a task per response."""
-        try:
-            response = await self.app.handle_request(request)
-        except Exception as error:  # noqa: BLE001 - as Quart: the app's error handlers answer
-            response = await _handle_exception(self.app, error)
-        if isinstance(response, Response) and response.timeout is not Ellipsis:
-            timeout = cast(float | None, response.timeout)
-        else:
-            timeout = self.app.config["RESPONSE_TIMEOUT"]
-        try:
-            async with asyncio.timeout(timeout):
-                await self._send_response(send, response)
-        except TimeoutError:
-            pass
 
     async def handle_messages(self, request: Request, receive: ASGIReceiveCallable) -> None:
         body = request.body

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,7 +11,6 @@ from pydantic_core import to_jsonable_python
 from quart import Quart, current_app
 from quart.json.provider import DefaultJSONProvider
 from quart.wrappers import Request
-from werkzeug.exceptions import RequestTimeout
 
 from assessment_async.backpressure import BoundedBody
 from assessment_async.domain.errors import malformed_json, not_json, too_large
@@ -42,12 +40,7 @@ class APIRequest(Request):
         limit = current_app.extensions["settings"].max_body_bytes
         if (self.content_length or 0) > limit:
             raise too_large(limit)
-        # Quart's get_data waits with wait_for, a task per request; asyncio.timeout is not.
-        try:
-            async with asyncio.timeout(self.body_timeout):
-                data = await self.body
-        except TimeoutError:
-            raise RequestTimeout() from None
+        data = await self.get_data(cache=True)
         if len(data) > limit:  # a chunked body had no length
             raise too_large(limit)
         # Parsed as bytes: Quart decodes the text before its JSON error handling, so a body
