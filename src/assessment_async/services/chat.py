@@ -20,28 +20,43 @@ async def insert_turn(
     """Store the user's message as a new `streaming` turn with the next number.
 
     A turn left `streaming` longer than `stale_after` seconds (its server died) is closed as
-    partial or failed first, so it cannot block the session. Raises TurnInProgress when a
-    turn is streaming, or when a racing chat took the number first; TurnRateLimited when
-    the session started `turns_per_minute` turns in the last minute (0: no limit).
+    partial or failed when it is in the way, so it cannot block the session. Raises
+    TurnInProgress when a turn is streaming, or when a racing chat took the number first;
+    TurnRateLimited when the session started `turns_per_minute` turns in the last minute
+    (0: no limit).
     """
+    if turns_per_minute:
+        wait = await seconds_until_turn_allowed(conn, session_id, turns_per_minute)
+        if wait is not None:
+            raise TurnRateLimited(wait)
+    # No transaction: each statement is atomic, and the unique index on a session's one
+    # `streaming` turn settles every race. The common case is one round trip.
     try:
-        async with conn.transaction():
-            await close_stale_turns(conn, stale_after, session_id)
-            if turns_per_minute:
-                wait = await seconds_until_turn_allowed(conn, session_id, turns_per_minute)
-                if wait is not None:
-                    raise TurnRateLimited(wait)
-            return await conn.fetchrow(
-                """
-                INSERT INTO chat_turns (id, session_id, turn_number, user_message, status, model)
-                SELECT $1, $2, coalesce(max(turn_number), 0) + 1, $3, 'streaming', $4
-                  FROM chat_turns WHERE session_id = $2
-                RETURNING id, turn_number, created_at
-                """,
-                uuid.uuid4(), session_id, user_message, model,
-            )
+        return await _insert_streaming_turn(conn, session_id, user_message, model)
+    except asyncpg.UniqueViolationError:
+        pass
+    # A turn is streaming, or a racing chat took the number. If that turn is stale (its
+    # server died), close it and try once more.
+    if await close_stale_turns(conn, stale_after, session_id) == "UPDATE 0":
+        raise TurnInProgress
+    try:
+        return await _insert_streaming_turn(conn, session_id, user_message, model)
     except asyncpg.UniqueViolationError:
         raise TurnInProgress from None
+
+
+async def _insert_streaming_turn(
+    conn: Connection, session_id: UUID, user_message: str, model: str,
+) -> asyncpg.Record:
+    return await conn.fetchrow(
+        """
+        INSERT INTO chat_turns (id, session_id, turn_number, user_message, status, model)
+        SELECT $1, $2, coalesce(max(turn_number), 0) + 1, $3, 'streaming', $4
+          FROM chat_turns WHERE session_id = $2
+        RETURNING id, turn_number, created_at
+        """,
+        uuid.uuid4(), session_id, user_message, model,
+    )
 
 
 async def seconds_until_turn_allowed(
