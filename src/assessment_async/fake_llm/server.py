@@ -57,6 +57,30 @@ async def wait(seconds: float, profile: Profile, rng: random.Random) -> None:
         await asyncio.sleep(seconds)
 
 
+class Cadence:
+    """A stream's clock: each token is due `gap` after the one before, counted from when the
+    stream started, as a model generating at a steady rate sends them. A busy event loop
+    sends a late token at once instead of adding its delay to every later one, so a stream
+    lasts ttft + (tokens - 1) x gap however loaded this server is."""
+
+    def __init__(self, profile: Profile, rng: random.Random) -> None:
+        self.profile, self.rng = profile, rng
+        self.loop = asyncio.get_running_loop()
+        self.due = self.loop.time()
+
+    def restart(self) -> None:
+        """Count from now (after a stall, the tokens resume their pace, not burst)."""
+        self.due = self.loop.time()
+
+    async def after(self, seconds: float) -> None:
+        if self.profile.jitter:
+            seconds *= self.rng.uniform(1 - self.profile.jitter, 1 + self.profile.jitter)
+        self.due += seconds
+        delay = self.due - self.loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     stats = request.app[STATS_KEY]
     stats.requests += 1
@@ -132,13 +156,15 @@ async def stream(
     stats.active_streams += 1
     finished = False
     try:
+        cadence = Cadence(profile, rng)
         await response.write(chunk(b'{"role":"assistant","content":""}'))
-        await wait(profile.ttft, profile, rng)
+        await cadence.after(profile.ttft)
         for index, token in enumerate(tokens):
             if index == profile.fault_at and fault != "none":
                 stats.faults += 1
                 if fault == "stall":
                     await asyncio.sleep(profile.stall)
+                    cadence.restart()
                 elif fault == "cut":
                     assert request.transport is not None
                     request.transport.abort()  # no chunked terminator: a broken stream
@@ -146,7 +172,7 @@ async def stream(
                 elif fault == "malformed":
                     await response.write(b'data: {"choices": [{"delta": {"content": "\n\n')
             if index:
-                await wait(profile.gap, profile, rng)
+                await cadence.after(profile.gap)
             await response.write(chunk(b'{"content":' + orjson.dumps(token) + b"}"))
             stats.tokens_sent += 1
         await response.write(chunk(b"{}", b'"stop"'))
