@@ -18,7 +18,7 @@ from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDeco
 from assessment_async.domain.captures import SNIFF_BYTES, sniff
 from assessment_async.domain.errors import APIError
 
-WRITE_BLOCK = 256 * 1024
+WRITE_BLOCK = 64 * 1024
 MAX_FIELD_BYTES = 1024
 FRAME_FIELD = "frames"
 UPLOAD_FIELDS = ("capture_type", "assessment_id")
@@ -147,6 +147,11 @@ class FrameStream:
             if len(frame.head) >= SNIFF_BYTES:
                 check_kind(frame)
         frame.hasher.update(data)
+        if more and not frame.pending and len(data) >= WRITE_BLOCK:
+            # A piece this large goes to storage as it is: gathering it into `pending` first
+            # would hold two more copies of it per upload.
+            yield Block(frame, data)
+            return
         frame.pending += data
         if not more:
             if frame.size == 0:
