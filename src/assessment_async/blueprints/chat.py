@@ -33,6 +33,7 @@ from assessment_async.domain.chat import (
     turn_in_progress,
 )
 from assessment_async.domain.models import ChatIn, MessageIn, MessageOut, TurnOut
+from assessment_async.domain.tokens import check_owner
 from assessment_async.llm_client import LLMClient, SlotTimeout
 from assessment_async.openapi import document_chat_stream, document_errors
 from assessment_async.services import chat
@@ -84,8 +85,9 @@ async def create_conversation_turn(sid: UUID, data: ChatIn) -> ResponseReturnVal
         raise llm_busy() from None
     try:
         async with get_db().connection() as conn:
-            await require_session(conn, sid, token_hash)
-            history = await chat.select_recent_turns(conn, sid, config.llm_history_turns)
+            owner, history = await chat.select_owner_and_history(conn, token_hash, sid,
+                                                                 config.llm_history_turns)
+            check_owner(owner, sid)
             turn = await chat.insert_turn(conn, sid, data.message, config.llm_model,
                                           config.llm_turn_timeout + STALE_MARGIN_SECONDS,
                                           config.chat_turns_per_minute)

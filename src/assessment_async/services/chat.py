@@ -90,19 +90,27 @@ async def close_stale_turns(
     )
 
 
-async def select_recent_turns(
-    conn: Connection, session_id: UUID, limit: int
-) -> list[asyncpg.Record]:
-    """The last `limit` finished turns that said something, oldest first."""
+async def select_owner_and_history(
+    conn: Connection, token_hash: bytes, session_id: UUID, limit: int,
+) -> tuple[UUID | None, list[asyncpg.Record]]:
+    """The session the token opens (None: none), and, when it is `session_id`, its last
+    `limit` finished turns that said something, oldest first: a chat's two reads in one
+    round trip."""
     rows = await conn.fetch(
         """
-        SELECT turn_number, user_message, ai_message FROM chat_turns
-         WHERE session_id = $1 AND status IN ('complete', 'partial')
-         ORDER BY turn_number DESC LIMIT $2
+        SELECT s.id AS owner, t.turn_number, t.user_message, t.ai_message
+          FROM sessions s
+          LEFT JOIN LATERAL (
+                SELECT turn_number, user_message, ai_message FROM chat_turns
+                 WHERE session_id = s.id AND s.id = $2 AND status IN ('complete', 'partial')
+                 ORDER BY turn_number DESC LIMIT $3) t ON true
+         WHERE s.token_hash = $1
         """,
-        session_id, limit,
+        token_hash, session_id, limit,
     )
-    return rows[::-1]
+    if not rows:
+        return None, []
+    return rows[0]["owner"], [r for r in reversed(rows) if r["turn_number"] is not None]
 
 
 async def finish_turn(
