@@ -19,7 +19,8 @@ from assessment_bench.load.stats import latency_ms
 
 async def participant(http: aiohttp.ClientSession, base: str, message: str, stop_at: float,
                       warm_until: float, results: dict[str, list[float]],
-                      errors: dict[str, int]) -> None:
+                      errors: dict[str, int], delay: float = 0.0) -> None:
+    await asyncio.sleep(delay)
     while True:
         try:
             async with http.post(f"{base}/api/sessions", json={}) as response:
@@ -73,9 +74,13 @@ async def run(base: str, streams: int, seconds: float, warmup: float,
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector,
                                      timeout=aiohttp.ClientTimeout(total=300)) as http:
+        # Participants arrive spread over the first half of the warm-up, as people do, not
+        # in one instant; only chats started after the warm-up are counted.
+        ramp = warmup / 2
         await asyncio.gather(*(participant(http, base, message, start + warmup + seconds,
-                                           start + warmup, results, errors)
-                               for _ in range(streams)))
+                                           start + warmup, results, errors,
+                                           ramp * n / streams)
+                               for n in range(streams)))
     ttft = {f"ttft_{k}": v for k, v in latency_ms(results["ttft"]).items()}
     chat = {f"chat_{k}": v for k, v in latency_ms(results["total"]).items()}
     return {"streams": streams, "chats": len(results["total"]),
