@@ -19,7 +19,7 @@ from assessment_async.jsonio import APIRequest, OrjsonProvider, convert_models_o
 from assessment_async.llm_client import LLMClient
 from assessment_async.metrics import ObservedApp, watch_event_loop
 from assessment_async.openapi import ApiDocs
-from assessment_async.services.answer_writer import AnswerWriter
+from assessment_async.services.answer_writer import WRITER_CONNECTIONS, AnswerWriter
 from assessment_async.storage import LocalStorage
 
 SECURITY: dict[str, Any] = {"session_token": {"type": "http", "scheme": "bearer"}}
@@ -69,10 +69,15 @@ def create_app(settings: Settings) -> Quart:
 
     @app.while_serving
     async def _lifespan() -> AsyncGenerator[None, None]:
-        app.extensions["db"] = Database(settings, url)
+        # DB_POOL_SIZE connections in all, as the twin has: most shared by every route...
+        app.extensions["db"] = Database(settings, url,
+                                        pool_size=settings.db_pool_size - WRITER_CONNECTIONS)
         app.extensions["llm"] = LLMClient(settings, llm_url)
         app.extensions["background"] = set()
-        app.extensions["answers"] = AnswerWriter(app.extensions["db"],
+        # ...and a few for answer saves alone: a burst of chat turns starting and ending must
+        # not queue the product's hottest write behind it.
+        app.extensions["answers_db"] = Database(settings, url, pool_size=WRITER_CONNECTIONS)
+        app.extensions["answers"] = AnswerWriter(app.extensions["answers_db"],
                                                  app.extensions["background"])
         app.extensions["storage"] = LocalStorage(settings.capture_dir)
         lag_watch = asyncio.create_task(watch_event_loop())
@@ -82,5 +87,6 @@ def create_app(settings: Settings) -> Quart:
         await asyncio.gather(*app.extensions["background"], return_exceptions=True)
         await app.extensions.pop("llm").aclose()
         await app.extensions.pop("db").dispose()
+        await app.extensions.pop("answers_db").dispose()
 
     return app

@@ -20,8 +20,12 @@ class Settings(BaseSettings):
     database_url: str | None = None
     data_dir: Path = Path(".data")
     embedded_pg_port: int = Field(54329, ge=1024, le=65535)
-    db_pool_size: int = Field(10, ge=1, le=200)
-    db_pool_timeout: float = Field(5.0, gt=0)
+    # Connections per worker process, all uses together (the ASGI app keeps 2 of them for
+    # answer saves: services/answer_writer.py).
+    db_pool_size: int = Field(10, ge=3, le=200)
+    # How long a request waits for a pooled connection before 503. Under overload queueing
+    # beats refusing here: a typed answer or message should be saved, if a little late.
+    db_pool_timeout: float = Field(30.0, gt=0)
     db_connect_timeout: float = Field(5.0, gt=0)
     # Comma-separated origins of the frontend, e.g. "https://app.example.org,http://localhost:5173".
     cors_origins: Annotated[list[str], NoDecode] = []

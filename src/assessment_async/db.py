@@ -25,17 +25,19 @@ from assessment_async.metrics import POOL_IN_USE, POOL_SIZE
 
 
 class Database:
-    def __init__(self, settings: Settings, database_url: str) -> None:
+    def __init__(self, settings: Settings, database_url: str,
+                 pool_size: int | None = None) -> None:
+        pool_size = pool_size or settings.db_pool_size
         self.engine: AsyncEngine = create_async_engine(
             driver_url(database_url, "asyncpg"),
-            pool_size=settings.db_pool_size,
+            pool_size=pool_size,
             max_overflow=0,
             pool_timeout=settings.db_pool_timeout,
             connect_args={"timeout": settings.db_connect_timeout},
         )
         event.listen(self.engine.sync_engine, "checkout", _discard_closed)
-        POOL_SIZE.inc(settings.db_pool_size)
-        self._pool_size = settings.db_pool_size
+        POOL_SIZE.inc(pool_size)
+        self._pool_size = pool_size
         event.listen(self.engine.sync_engine, "checkout", lambda *_: POOL_IN_USE.inc())
         event.listen(self.engine.sync_engine, "checkin", lambda *_: POOL_IN_USE.dec())
 

@@ -42,6 +42,9 @@ RETURNING session_id, instrument, question_id, answer, updated_at
 """
 
 MAX_BATCH = 500
+# The writer's own pool (taken from DB_POOL_SIZE): one flush runs at a time, the second connection
+# serves the one-by-one fallback and replaces a connection lost to a database restart.
+WRITER_CONNECTIONS = 2
 Key = tuple[UUID, str, int]
 
 
