@@ -44,9 +44,9 @@ bp = Blueprint("chat", __name__, url_prefix="/api/sessions/<uuid:sid>")
 
 # A turn still `streaming` this long after the turn cap was cut off by a dead server.
 STALE_MARGIN_SECONDS = 60
-# How long the end of a turn waits for an unreachable database before the turn is reported
-# not saved: a restart is back within seconds, and an overloaded server's pool makes a write
-# wait up to DB_POOL_TIMEOUT (5 s) per attempt; an unsaved turn blocks the session's next chat.
+# How long the end of a turn keeps retrying an unreachable database before the turn is
+# reported not saved (a restart is back within seconds); an unsaved turn blocks the session's
+# next chat until it goes stale. A busy pool is waited for up to DB_POOL_TIMEOUT per attempt.
 SAVE_RETRY_SECONDS = 15.0
 
 
