@@ -9,6 +9,7 @@ drain in-flight requests on SIGTERM for up to GRACEFUL_SECONDS and replace a kil
 from __future__ import annotations
 
 import logging
+import signal
 
 from assessment_async import workers
 
@@ -32,12 +33,25 @@ def serve(server: str, app: str, host: str, port: int, worker_count: int) -> int
 def _uvicorn(app: str, host: str, port: int, worker_count: int) -> int:
     import uvicorn
 
+    # Uvicorn drains on SIGTERM/SIGINT, then raises the signal again for the handler it found
+    # installed: with Python's defaults the process would end killed by it (status -15)
+    # after a clean shutdown. This handler makes that a normal exit, status 0.
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, _exit_normally)
     # One worker serves in this process; more run under Uvicorn's supervisor, which restarts
     # a worker that dies. log_config=None keeps our logging (configure_logging) as it is.
-    uvicorn.run(app, host=host, port=port, workers=worker_count, loop="uvloop",
-                http="httptools", ws="none", lifespan="on", access_log=False, log_config=None,
-                timeout_graceful_shutdown=GRACEFUL_SECONDS, server_header=False)
+    try:
+        uvicorn.run(app, host=host, port=port, workers=worker_count, loop="uvloop",
+                    http="httptools", ws="none", lifespan="on", access_log=False,
+                    log_config=None, timeout_graceful_shutdown=GRACEFUL_SECONDS,
+                    server_header=False)
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else 0
     return 0
+
+
+def _exit_normally(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _hypercorn(app: str, host: str, port: int, worker_count: int) -> int:

@@ -61,7 +61,8 @@ async def test_concurrent_saves_share_statements_and_each_gets_its_own_result(
             assert (row["session_id"], row["question_id"], row["answer"]) == (sid, question,
                                                                               answer)
     stored = await conn.fetch("SELECT session_id, question_id, answer FROM responses "
-                              "WHERE instrument = 'phq9'")
+                              "WHERE instrument = 'phq9' AND session_id = ANY($1::uuid[])",
+                              [sid for sid, _ in sessions])
     expected = {(sid, q, a) for sid, h, q, a in saves if sid != submitted_sid and h != b"x" * 32}
     stored_without_submitted = {(r["session_id"], r["question_id"], r["answer"])
                                 for r in stored if r["session_id"] != submitted_sid}
