@@ -30,6 +30,31 @@ def postgres() -> list[psutil.Process]:
     return found
 
 
+def settle(finder: Finder, quiet_percent: float = 10.0, window: float = 0.5,
+           timeout: float = 60.0) -> float:
+    """Wait until the processes use under `quiet_percent` of a core over one `window`, so a
+    scenario does not inherit the previous one's backlog (streams being closed, turns being
+    stored); the seconds waited. Gives up after `timeout`."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        processes = finder()
+        for process in processes:
+            try:
+                process.cpu_percent(None)
+            except psutil.NoSuchProcess:
+                pass
+        time.sleep(window)
+        busy = 0.0
+        for process in processes:
+            try:
+                busy += process.cpu_percent(None)
+            except psutil.NoSuchProcess:
+                pass
+        if busy < quiet_percent:
+            break
+    return round(time.monotonic() - started, 1)
+
+
 class Sampler:
     """Mean CPU (% of one core) and peak RSS (MB) per named group while the block runs."""
 

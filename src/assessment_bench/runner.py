@@ -32,7 +32,7 @@ from assessment_async.fake_llm.launch import running_fake_llm
 from assessment_async.ports import free_port, port_is_free
 from assessment_bench import environment, loop_lag
 from assessment_bench.load.wrk import run_wrk
-from assessment_bench.metrics import Sampler, postgres, tree
+from assessment_bench.metrics import Sampler, postgres, settle, tree
 from assessment_bench.modes import FAKE_LLM_GAP, FAKE_LLM_TOKENS, FAKE_LLM_TTFT, Mode
 from assessment_bench.scenarios import HEADLINES, RUNNERS, Target, load_process
 from assessment_bench.variants import VARIANTS, start, stop, wait_ready
@@ -269,6 +269,7 @@ class Bench:
 
         groups = {"server": server, "postgres": postgres, "fake_llm": tree(fake_pid),
                   "load_generator": loadgen}
+        settled = settle(server)  # the previous scenario's backlog is not this one's load
         started = time.monotonic()
         lag_before = loop_lag.scrape(target.base)
         try:
@@ -282,7 +283,7 @@ class Bench:
         lag = loop_lag.lag_between(lag_before, loop_lag.scrape(target.base))
         self.record.results.append({
             "variant": name, "scenario": scenario, "repeat": repeat, "headline": headline,
-            "figures": figures, "resources": resources, "loop_lag": lag,
+            "figures": figures, "resources": resources, "loop_lag": lag, "settled_s": settled,
             "seconds": round(time.monotonic() - started, 1)})
         say(f"[{step}/{total}] {name} · {scenario} (repeat {repeat}): {headline:,.1f} {unit}"
             f" · server CPU {resources['server']['cpu_percent']:.0f}%")
