@@ -21,7 +21,9 @@ from assessment_bench.load.wrk import run_wrk
 from assessment_bench.modes import CHAT_SECONDS, FLOW_MAX_ERROR_RATE, FLOW_SLO_P99_MS, Mode
 
 Figures = dict[str, Any]
-HOL_MESSAGE = "Tell me more {{fake-llm: ttft=1,tokens=100,gap=0.05}}"
+# A slow stream: about 11 s, longer than the probe's window (3 s + the probe), so the probe
+# runs beside 200 open streams, not beside 200 identical turns ending and restarting at once.
+HOL_MESSAGE = "Tell me more {{fake-llm: ttft=1,tokens=200,gap=0.05}}"
 
 # scenario -> (headline key, unit, higher is better)
 HEADLINES = {
