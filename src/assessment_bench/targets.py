@@ -40,6 +40,14 @@ def _row(target: str, measured: str | None, met: bool | None) -> dict[str, Any]:
             "met": None if measured is None else met}
 
 
+def _ratio_row(target: str, mine: float | None, theirs: float | None,
+               unit: str = "") -> dict[str, Any]:
+    """A target of `mine` at least 1.5 times `theirs`."""
+    ratio = mine / theirs if mine and theirs else None
+    return _row(target, f"{mine:,.0f} vs {theirs:,.0f}{unit}: ×{ratio:.2f}" if ratio else None,
+                ratio is not None and ratio >= 1.5)
+
+
 def check(results: list[dict[str, Any]], ceiling: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per target: what it asks, what the run measured, and whether it was met."""
     def med(variant: str, scenario: str, pick: Pick = _headline) -> float | None:
@@ -48,11 +56,8 @@ def check(results: list[dict[str, Any]], ceiling: list[dict[str, Any]]) -> list[
     rows = []
     save = med(SUBJECT, "phq-save")
     for other in ("gevent-green", "gthread"):
-        theirs = med(other, "phq-save")
-        ratio = save / theirs if save and theirs else None
-        rows.append(_row(f"phq-save: {SUBJECT} ≥ 1.5× {other}",
-                         f"{save:,.0f} vs {theirs:,.0f} saves/s: ×{ratio:.2f}" if ratio
-                         else None, ratio is not None and ratio >= 1.5))
+        rows.append(_ratio_row(f"phq-save: {SUBJECT} ≥ 1.5× {other}", save,
+                               med(other, "phq-save"), " saves/s"))
     raw = statistics.median(c["upserts_per_s"] for c in ceiling) if ceiling else None
     share = save / raw if save and raw else None
     rows.append(_row("phq-save: ≥ 50% of the raw driver ceiling",
@@ -80,12 +85,9 @@ def check(results: list[dict[str, Any]], ceiling: list[dict[str, Any]]) -> list[
                          f"{errors:,} errors over {len(saturated)} repeat(s)", errors == 0))
     else:
         rows.append(_row("chat-stream: 2,000 concurrent streams, no errors", None, None))
-    tokens = med(SUBJECT, "chat-stream", _saturation("tokens_per_s"))
-    tokens_base = med("gevent-green", "chat-stream", _saturation("tokens_per_s"))
-    ratio = tokens / tokens_base if tokens and tokens_base else None
-    rows.append(_row("chat-stream: relayed tokens/s at saturation ≥ 1.5× gevent-green",
-                     f"{tokens:,.0f} vs {tokens_base:,.0f}: ×{ratio:.2f}" if ratio else None,
-                     ratio is not None and ratio >= 1.5))
+    rows.append(_ratio_row("chat-stream: relayed tokens/s at saturation ≥ 1.5× gevent-green",
+                           med(SUBJECT, "chat-stream", _saturation("tokens_per_s")),
+                           med("gevent-green", "chat-stream", _saturation("tokens_per_s"))))
 
     mb, mb_base = med(SUBJECT, "camera-upload"), med("gevent-green", "camera-upload")
     rows.append(_row("camera-upload: MB/s ≥ gevent-green's",
@@ -102,9 +104,7 @@ def check(results: list[dict[str, Any]], ceiling: list[dict[str, Any]]) -> list[
                      f"{lag:,.1f} ms" if lag is not None else None,
                      lag is not None and lag < 20))
 
-    flow, flow_base = med(SUBJECT, "assessment-flow"), med("gevent-green", "assessment-flow")
-    ratio = flow / flow_base if flow and flow_base else None
-    rows.append(_row("assessment-flow: flows/min within SLOs ≥ 1.5× gevent-green",
-                     f"{flow:,.0f} vs {flow_base:,.0f}: ×{ratio:.2f}" if ratio else None,
-                     ratio is not None and ratio >= 1.5))
+    rows.append(_ratio_row("assessment-flow: flows/min within SLOs ≥ 1.5× gevent-green",
+                           med(SUBJECT, "assessment-flow"),
+                           med("gevent-green", "assessment-flow")))
     return rows
