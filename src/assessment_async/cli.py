@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from assessment_async import migrate
-from assessment_async.config import Settings
+from assessment_async.config import SERVERS, Settings
 from assessment_async.embedded_db import EmbeddedPostgres
 from assessment_async.logs import configure_logging
 
@@ -128,7 +128,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--server", choices=("uvicorn", "hypercorn"),
+    serve.add_argument("--server", choices=SERVERS,
                        help="the ASGI server (default: the SERVER setting, uvicorn)")
     serve.add_argument("--app", default="assessment_async.asgi:app", help=argparse.SUPPRESS)
     serve.add_argument("--no-migrate", action="store_true",

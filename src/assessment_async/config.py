@@ -11,6 +11,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 MIB = 1024 * 1024
 
 
+SERVERS = ("uvicorn", "hypercorn")  # the ASGI servers `serve` can run (servers.py)
+
+
 class Settings(BaseSettings):
     """Configuration for every entry point; each field maps to the upper-case variable."""
 

@@ -1,7 +1,7 @@
 """The ASGI servers `assessment-async serve` can run the app on (the SERVER setting).
 
 Uvicorn (uvloop, httptools) is the default: on one pinned core it served one-answer saves
-about 1.5 times as fast as Hypercorn, whose HTTP layer (h11 in pure Python) is most of the
+about 1.3 times as fast as Hypercorn, whose HTTP layer (h11 in pure Python) is most of the
 difference (docs/performance.md). Hypercorn stays available, with the same behaviour: both
 drain in-flight requests on SIGTERM for up to GRACEFUL_SECONDS and replace a killed worker.
 """
@@ -12,9 +12,9 @@ import logging
 import signal
 
 from assessment_async import workers
+from assessment_async.config import SERVERS
 
 GRACEFUL_SECONDS = 10
-SERVERS = ("uvicorn", "hypercorn")
 
 log = logging.getLogger("assessment_async")
 

@@ -50,9 +50,14 @@ def prompt_of(messages: list[dict[str, Any]]) -> str:
     return str(users[-1]) if users else ""
 
 
-async def wait(seconds: float, profile: Profile, rng: random.Random) -> None:
+def jittered(seconds: float, profile: Profile, rng: random.Random) -> float:
     if profile.jitter:
         seconds *= rng.uniform(1 - profile.jitter, 1 + profile.jitter)
+    return seconds
+
+
+async def wait(seconds: float, profile: Profile, rng: random.Random) -> None:
+    seconds = jittered(seconds, profile, rng)
     if seconds > 0:
         await asyncio.sleep(seconds)
 
@@ -73,9 +78,7 @@ class Cadence:
         self.due = self.loop.time()
 
     async def after(self, seconds: float) -> None:
-        if self.profile.jitter:
-            seconds *= self.rng.uniform(1 - self.profile.jitter, 1 + self.profile.jitter)
-        self.due += seconds
+        self.due += jittered(seconds, self.profile, self.rng)
         delay = self.due - self.loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
