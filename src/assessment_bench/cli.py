@@ -2,6 +2,7 @@
 
     assessment-bench run [--quick | --full | --smoke] [--variants ...] [--scenarios ...]
                          [--repeats N] [--out DIR] [--baseline VARIANT]
+                         [--profile [VARIANT ...]] [--reliability | --no-reliability]
     assessment-bench reliability [--variants ...] [--faults ...] [--out DIR] [--docs PAGE]
     assessment-bench compare A B
     assessment-bench report RUN_DIR
@@ -63,6 +64,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     config = RunConfig(mode=mode, variants=args.variants or list(mode.variants),
                        scenarios=args.scenarios or list(SCENARIOS),
                        repeats=args.repeats or mode.repeats, out=out, baseline=args.baseline)
+    if args.profile is not None:  # `--profile` alone: every variant of the run
+        config.profile = tuple(args.profile or config.variants)
     if config.baseline not in config.variants:
         config.baseline = config.variants[0]
     print(f"assessment-bench {mode.name}: {len(config.variants)} variants x "
@@ -148,6 +151,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--out")
     run.add_argument("--baseline", default="gevent-green",
                      help="the variant the verdict's ratios compare against")
+    run.add_argument("--profile", nargs="*", choices=list(VARIANTS), metavar="VARIANT",
+                     help="sample these variants (all, if none named) with py-spy in their "
+                     "first repeat: folded stacks in profiles/, the time per layer in the "
+                     "report")
     run.add_argument("--reliability", action=argparse.BooleanOptionalAction,
                      help="also run the fault suite on the variants (default: with --full)")
 

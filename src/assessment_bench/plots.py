@@ -107,4 +107,28 @@ def make_plots(out: Path, summary: dict[str, Any], results: list[dict[str, Any]]
         for axis in (left, right):
             axis.tick_params(axis="x", rotation=30)
         made.append(_save(figure, out / "uploads.png"))
+    profiled = [r for r in results if r.get("profile", {}).get("layers")]
+    if profiled:
+        made.append(_layers(out / "profile.png", profiled))
     return made
+
+
+def _layers(path: Path, profiled: list[dict[str, Any]]) -> Path:
+    """One bar per profiled scenario and variant, split by the layer of code that ran."""
+    from assessment_bench.profiling import LAYER_NAMES
+
+    labels = [f"{r['scenario']} · {r['variant']}" for r in profiled]
+    figure, axis = plt.subplots(figsize=(10, 0.45 * len(profiled) + 1.8))
+    left = [0.0] * len(profiled)
+    colours = plt.get_cmap("tab10")
+    for index, layer in enumerate(LAYER_NAMES):
+        shares = [r["profile"]["layers"].get(layer, 0.0) for r in profiled]
+        if any(shares):
+            axis.barh(labels, shares, left=left, label=layer, color=colours(index % 10))
+            left = [a + b for a, b in zip(left, shares, strict=True)]
+    axis.invert_yaxis()  # in the run's order, top to bottom
+    axis.set_xlim(0, 100)
+    axis.set_xlabel("% of the server's sampled time (py-spy, first repeat)")
+    axis.set_title("Where the server's time goes, by layer of code")
+    axis.legend(fontsize=7, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.18))
+    return _save(figure, path)

@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from assessment_bench import aggregate, targets
+from assessment_bench import aggregate, profiling, targets
 from assessment_bench.plots import make_plots
 from assessment_bench.reliability import suite
 from assessment_bench.runner import Record, RunConfig
@@ -112,9 +112,12 @@ def write(config: RunConfig, record: Record, finished_at: str | None = None,
     plots = make_plots(out, document["summary"], record.results)
     lag_variants = [v for v in config.variants
                     if any(v in row for row in document["loop_lag"].values())]
+    profiled = [r for r in record.results if r.get("profile", {}).get("layers")]
     context = {"doc": document, "plots": [p.name for p in plots], "fmt": fmt,
                "lag_variants": lag_variants, "fault_table": suite.table,
-               "fault_cell": suite.cell}
+               "fault_cell": suite.cell, "profiled": profiled,
+               "profile_layers": [name for name in profiling.LAYER_NAMES
+                                  if any(name in r["profile"]["layers"] for r in profiled)]}
     (out / "report.md").write_text(TEMPLATES.get_template("report.md.j2").render(**context))
     images = {p.name: base64.b64encode(p.read_bytes()).decode() for p in plots}
     (out / "report.html").write_text(TEMPLATES.get_template("report.html.j2").render(

@@ -30,7 +30,7 @@ from assessment_async.config import Settings
 from assessment_async.embedded_db import EmbeddedPostgres
 from assessment_async.fake_llm.launch import running_fake_llm
 from assessment_async.ports import free_port, port_is_free
-from assessment_bench import environment, loop_lag
+from assessment_bench import environment, loop_lag, profiling
 from assessment_bench.load.wrk import run_wrk
 from assessment_bench.metrics import Sampler, postgres, settle, tree
 from assessment_bench.modes import FAKE_LLM_GAP, FAKE_LLM_TOKENS, FAKE_LLM_TTFT, Mode
@@ -55,6 +55,7 @@ class RunConfig:
     repeats: int
     out: Path
     baseline: str = "gevent-green"
+    profile: tuple[str, ...] = ()  # variants sampled with py-spy in their first repeat
 
 
 @dataclass
@@ -154,6 +155,11 @@ class Bench:
         settings = Settings()
         total = config.repeats * len(config.variants) * len(config.scenarios)
         step = 0
+        if config.profile:
+            self.record.caveats.append(
+                f"py-spy sampled {', '.join(config.profile)} in the first repeat "
+                f"({profiling.RATE} samples/s, each pausing the server about 0.1 ms): "
+                "compare those repeats' figures with the others'.")
         with ExitStack() as stack:
             try:
                 db_url, pg_version = stack.enter_context(bench_database(settings))
@@ -265,15 +271,18 @@ class Bench:
             import psutil
 
             skip = {p.pid for p in server()} | {p.pid for p in tree(fake_pid)()} | {own}
-            return [p for p in psutil.Process().children(recursive=True) if p.pid not in skip]
+            return [p for p in psutil.Process().children(recursive=True)
+                    if p.pid not in skip and p.name() != "py-spy"]
 
         groups = {"server": server, "postgres": postgres, "fake_llm": tree(fake_pid),
                   "load_generator": loadgen}
         settled = settle(server)  # the previous scenario's backlog is not this one's load
         started = time.monotonic()
         lag_before = loop_lag.scrape(target.base)
+        profile: dict[str, Any] = {}
         try:
-            with Sampler(groups) as sampler:
+            with self._profiling(name, scenario, repeat, server_pid) as profile, \
+                    Sampler(groups) as sampler:
                 figures, headline = RUNNERS[scenario](target)
         except (RuntimeError, subprocess.SubprocessError, OSError, ValueError) as error:
             self.record.caveats.append(f"{name} {scenario} (repeat {repeat}) failed: {error}")
@@ -281,12 +290,27 @@ class Bench:
             return
         resources = sampler.summary()
         lag = loop_lag.lag_between(lag_before, loop_lag.scrape(target.base))
-        self.record.results.append({
+        result = {
             "variant": name, "scenario": scenario, "repeat": repeat, "headline": headline,
             "figures": figures, "resources": resources, "loop_lag": lag, "settled_s": settled,
-            "seconds": round(time.monotonic() - started, 1)})
+            "seconds": round(time.monotonic() - started, 1)}
+        if profile:
+            result["profile"] = profile
+        self.record.results.append(result)
         say(f"[{step}/{total}] {name} · {scenario} (repeat {repeat}): {headline:,.1f} {unit}"
             f" · server CPU {resources['server']['cpu_percent']:.0f}%")
+
+    @contextmanager
+    def _profiling(self, name: str, scenario: str, repeat: int,
+                   server_pid: int) -> Iterator[dict[str, Any]]:
+        """py-spy on the server while the scenario runs, if this variant is profiled; the
+        first repeat only, so the other repeats' figures carry no sampling cost at all."""
+        if name not in self.config.profile or repeat != 1:
+            yield {}
+            return
+        out = self.config.out / "profiles" / f"{name}-{scenario}.folded"
+        with profiling.recording(server_pid, out, prefix=PIN_OTHERS) as profile:
+            yield profile
 
 
 async def _seed_sessions(db_url: str, count: int, path: Path) -> None:

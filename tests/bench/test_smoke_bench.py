@@ -25,8 +25,8 @@ def _smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # As a user runs it: the bench makes its own database on the embedded server.
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     result = subprocess.run([sys.executable, "-m", "assessment_bench.cli", "run", "--smoke",
-                             "--out", str(out)], env=env, capture_output=True, text=True,
-                            timeout=900, cwd=ROOT)
+                             "--profile", "--out", str(out)], env=env, capture_output=True,
+                            text=True, timeout=900, cwd=ROOT)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert f"report: {out / 'report.html'}" in result.stdout
     return out
@@ -50,15 +50,33 @@ def test_the_smoke_bench_writes_a_complete_valid_report(smoke_run: Path) -> None
             assert lag is None
     assert set(document["loop_lag"]["phq-save"]) == {"asgi"}
     for name in ("report.md", "report.html", "throughput.png", "latency_vs_load.png",
-                 "hol.png", "ttft.png", "uploads.png"):
+                 "hol.png", "ttft.png", "uploads.png", "profile.png"):
         assert (smoke_run / name).stat().st_size > 0, name
     html = (smoke_run / "report.html").read_text()
     assert "data:image/png;base64," in html and 'src="http' not in html
     markdown = (smoke_run / "report.md").read_text()
     assert markdown.index("## Verdict") < markdown.index("expectations") \
-        < markdown.index("## Event-loop lag") < markdown.index("## Environment") \
-        < markdown.index("## Caveats")
+        < markdown.index("## Event-loop lag") < markdown.index("## Where the server's time") \
+        < markdown.index("## Environment") < markdown.index("## Caveats")
     assert str(ROOT) not in markdown and str(ROOT) not in html
+
+
+def test_a_profiled_run_keeps_each_scenarios_stacks_and_layers(smoke_run: Path) -> None:
+    document = json.loads((smoke_run / "results.json").read_text())
+    saves = {r["variant"]: r["profile"] for r in document["results"]
+             if r["scenario"] == "phq-save"}
+    for variant in ("asgi", "gevent-green"):  # a single process, and gunicorn's worker
+        profile = saves[variant]
+        assert profile["samples"] > 10, profile
+        assert 99 <= sum(profile["layers"].values()) <= 101, profile
+        assert profile["layers"]["framework"] > 0 and profile["layers"]["database"] > 0
+        stacks = (smoke_run / profile["file"]).read_text()
+        assert str(ROOT) not in stacks and "process:python" in stacks
+    assert "quart/" in (smoke_run / saves["asgi"]["file"]).read_text()
+    assert "flask/" in (smoke_run / saves["gevent-green"]["file"]).read_text()
+    assert any("py-spy sampled asgi, gevent-green" in c for c in document["caveats"])
+    markdown = (smoke_run / "report.md").read_text()
+    assert f"]({saves['asgi']['file']})" in markdown
 
 
 def test_compare_puts_two_runs_side_by_side(smoke_run: Path) -> None:
