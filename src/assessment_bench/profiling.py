@@ -40,6 +40,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("the app", ("assessment_async/", "assessment_twin/")),
 )
 OTHER = "other"
+NATIVE = "(C code, no Python frame)"
 LAYER_NAMES = tuple(name for name, _ in LAYERS) + (OTHER,)
 _PREFIXES = sorted(((prefix, name) for name, prefixes in LAYERS for prefix in prefixes),
                    key=lambda pair: -len(pair[0]))
@@ -78,7 +79,9 @@ def summarise(stacks: Counter[str], top: int = 8) -> dict[str, Any]:
         frames = stack.split(";")
         owner = next((name for frame in reversed(frames) if (name := layer_of(frame))), OTHER)
         layers[owner] += count
-        leaves[frames[-1]] += count
+        # Only the process frame: the sample caught C code with no Python frame above it.
+        leaf = NATIVE if frames[-1].startswith("process") else frames[-1]
+        leaves[leaf] += count
     total = sum(stacks.values())
 
     def share(count: int) -> float:

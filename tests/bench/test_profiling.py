@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from assessment_bench.profiling import OTHER, portable, read_folded, recording, summarise
+from assessment_bench.profiling import NATIVE, OTHER, portable, read_folded, recording, summarise
 
 ROUTE = "save (assessment_async/blueprints/phq.py)"
 QUART = "Quart.handle_request (quart/app.py)"
@@ -25,7 +25,8 @@ def test_a_sample_counts_for_the_innermost_frame_of_a_known_layer() -> None:
         f"{QUART};ObservedApp.__call__ (assessment_async/metrics.py);"
         "Histogram.observe (prometheus_client/metrics.py)": 1,
         f"{QUART};{ROUTE}": 1,
-        "<module> (<frozen runpy>);sleep (time.py)": 2,
+        "<module> (<frozen runpy>);sleep (time.py)": 1,
+        "process:python -m gunicorn": 1,
     })
     figures = summarise(stacks, top=2)
     assert figures["samples"] == 12
@@ -34,6 +35,7 @@ def test_a_sample_counts_for_the_innermost_frame_of_a_known_layer() -> None:
     assert figures["hottest"] == [
         {"function": "Connection.execute (asyncpg/connection.py)", "percent": 41.7},
         {"function": "match (re/__init__.py)", "percent": 25.0}]
+    assert {"function": NATIVE, "percent": 8.3} in summarise(stacks, top=10)["hottest"]
 
 
 def test_folded_stacks_keep_no_machine_paths_or_process_ids() -> None:
