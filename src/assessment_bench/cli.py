@@ -66,6 +66,17 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                        repeats=args.repeats or mode.repeats, out=out, baseline=args.baseline)
     if args.profile is not None:  # `--profile` alone: every variant of the run
         config.profile = tuple(args.profile or config.variants)
+        if not_run := [v for v in config.profile if v not in config.variants]:
+            log.error("--profile names variants this run does not measure: %s",
+                      ", ".join(not_run))
+            return 2
+        from assessment_bench.profiling import check_can_profile
+
+        try:
+            check_can_profile()
+        except RuntimeError as error:
+            log.error("%s", error)
+            return 2
     if config.baseline not in config.variants:
         config.baseline = config.variants[0]
     print(f"assessment-bench {mode.name}: {len(config.variants)} variants x "

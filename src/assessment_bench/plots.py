@@ -127,8 +127,8 @@ def _layers(path: Path, profiled: list[dict[str, Any]]) -> Path:
             axis.barh(labels, shares, left=left, label=layer, color=colours(index % 10))
             left = [a + b for a, b in zip(left, shares, strict=True)]
     axis.invert_yaxis()  # in the run's order, top to bottom
-    axis.set_xlim(0, 100)
-    axis.set_xlabel("% of the server's sampled time (py-spy, first repeat)")
+    axis.set_xlim(0, 101)  # shares are rounded
+    axis.set_xlabel("% of the server's working samples (py-spy, first repeat)")
     axis.set_title("Where the server's time goes, by layer of code")
     axis.legend(fontsize=7, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.18))
     return _save(figure, path)

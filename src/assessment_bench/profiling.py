@@ -1,19 +1,22 @@
 """Where the server's core time goes: py-spy samples of the pinned server while a scenario
 runs, kept as folded stacks, and each sample put down to the layer of code it was in.
 
-A sample counts for the innermost frame that belongs to a known layer: Quart calling
-`asyncio.wait_for` is event-loop time, a route calling asyncpg is database time, and the
-stdlib's helpers (`re`, `typing`, `functools`...) count for whoever called them. Folded stacks
-open in speedscope or flamegraph.pl as they are.
+A sample counts for the innermost frame that belongs to a layer: Quart calling
+`asyncio.wait_for` is event-loop time, a route calling asyncpg is database time. The stdlib's
+helpers (`re`, `typing`, `functools`...), gevent's socket wrappers and libraries that serve
+several layers (h11, anyio) count for whoever called them. A thread waiting for work is not
+working: its samples are counted apart. Folded stacks open in speedscope or flamegraph.pl.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,27 +29,39 @@ RATE = 100  # samples per second: enough for shares of a few percent over a scen
 # longest matching prefix wins, so the app's metrics module is not "the app".
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("framework", ("quart/", "flask/", "werkzeug/", "blinker/", "jinja2/", "itsdangerous/")),
-    ("event loop", ("asyncio/", "uvloop/", "selectors.py", "gevent/", "greenlet/",
-                    "concurrent/", "threading.py", "queue.py")),
-    ("HTTP server", ("uvicorn/", "httptools/", "hypercorn/", "h11/", "h2/", "wsproto/",
-                     "granian/", "gunicorn/")),
+    ("event loop", ("asyncio/", "uvloop/", "selectors.py", "gevent/", "greenlet/")),
+    ("thread pool", ("concurrent/", "threading.py", "queue.py")),
+    ("HTTP server", ("uvicorn/", "httptools/", "hypercorn/", "wsproto/", "granian/",
+                     "gunicorn/")),
     ("validation", ("quart_schema/", "pydantic/", "pydantic_core/")),
     ("database", ("sqlalchemy/", "asyncpg/", "psycopg2/", "psycogreen/")),
-    ("upstream client", ("httpx/", "httpcore/", "aiohttp/", "anyio/", "yarl/", "multidict/")),
-    ("files", ("aiofiles/", "shutil.py", "tempfile.py")),
+    ("upstream client", ("httpx/", "httpcore/", "aiohttp/", "yarl/", "multidict/",
+                         "requests/", "urllib3/", "http/client.py")),
+    ("files", ("aiofiles/", "shutil.py", "tempfile.py", "assessment_async/storage.py",
+               "assessment_twin/storage.py")),
     ("metrics and logs", ("prometheus_client/", "logging/", "pythonjsonlogger/",
-                          "assessment_async/metrics.py", "assessment_async/logs.py",
-                          "assessment_twin/http.py")),
+                          "assessment_async/metrics.py", "assessment_async/logs.py")),
     ("the app", ("assessment_async/", "assessment_twin/")),
 )
+# Code that works for whoever calls it: gevent's cooperative sockets (the asyncio servers do
+# the same in C, counted for the caller), and protocol libraries both servers and clients use.
+FOR_THE_CALLER = ("gevent/_socket", "gevent/socket.py", "gevent/ssl.py", "gevent/os.py",
+                  "gevent/_fileobject", "h11/", "h2/", "anyio/")
+# The innermost frame of a thread that is waiting for work, not doing any.
+WAITING = ("_worker (concurrent/futures/thread.py)", "get (queue.py)",
+           "Condition.wait (threading.py)", "Event.wait (threading.py)",
+           "Thread._wait_for_tstate_lock (threading.py)", "Thread.join (threading.py)")
 OTHER = "other"
 NATIVE = "(C code, no Python frame)"
 LAYER_NAMES = tuple(name for name, _ in LAYERS) + (OTHER,)
-_PREFIXES = sorted(((prefix, name) for name, prefixes in LAYERS for prefix in prefixes),
+_PREFIXES = sorted([(prefix, name) for name, prefixes in LAYERS for prefix in prefixes]
+                   + [(prefix, None) for prefix in FOR_THE_CALLER],
                    key=lambda pair: -len(pair[0]))
 _FILE = re.compile(r"\(([^()]*)\)$")
 _ABSOLUTE = re.compile(r"\((/[^()]*/)([^/()]+)\)")
-_PROCESS = re.compile(r'(?:^|(?<=;))process \d+:"([^"]*)"')  # a worker's sits under its parent's
+# py-spy's process frame: `process 123:"command line"` (a command line may hold `;` or `"`).
+_PROCESS = re.compile(r'(?:^|(?<=;))process \d+:".*?"(?=;|$)')
+PROCESS = "process:"
 
 
 def layer_of(frame: str) -> str | None:
@@ -55,16 +70,13 @@ def layer_of(frame: str) -> str | None:
     if match is None:
         return None
     path = match.group(1)
-    for prefix, name in _PREFIXES:
-        if path.startswith(prefix):
-            return name
-    return None
+    return next((name for prefix, name in _PREFIXES if path.startswith(prefix)), None)
 
 
 def read_folded(path: Path) -> Counter[str]:
     """Folded stacks (`frame;frame;... count`) and how many samples each got."""
     stacks: Counter[str] = Counter()
-    for line in path.read_text().splitlines():
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
         if stack and count.isdigit():
             stacks[stack] += int(count)
@@ -72,66 +84,100 @@ def read_folded(path: Path) -> Counter[str]:
 
 
 def summarise(stacks: Counter[str], top: int = 8) -> dict[str, Any]:
-    """Samples, the share (%) of each layer, and the functions that ran most themselves."""
+    """Samples of working threads, the share (%) of each layer in them, the functions that
+    ran most themselves, and how many samples caught a thread waiting for work."""
     layers: Counter[str] = Counter()
     leaves: Counter[str] = Counter()
+    waiting = 0
     for stack, count in stacks.items():
         frames = stack.split(";")
+        if frames[-1] in WAITING:
+            waiting += count
+            continue
         owner = next((name for frame in reversed(frames) if (name := layer_of(frame))), OTHER)
         layers[owner] += count
         # Only the process frame: the sample caught C code with no Python frame above it.
-        leaf = NATIVE if frames[-1].startswith("process") else frames[-1]
-        leaves[leaf] += count
-    total = sum(stacks.values())
+        leaves[NATIVE if frames[-1].startswith(PROCESS) else frames[-1]] += count
+    total = sum(layers.values())
 
     def share(count: int) -> float:
         return round(100 * count / total, 1) if total else 0.0
 
-    return {"samples": total,
+    return {"samples": total, "waiting_samples": waiting,
             "layers": {name: share(layers[name]) for name in LAYER_NAMES if layers[name]},
             "hottest": [{"function": leaf, "percent": share(count)}
                         for leaf, count in leaves.most_common(top)]}
 
 
 def portable(text: str) -> str:
-    """Folded stacks with no machine paths or process ids, identical stacks merged.
+    """Folded stacks with no machine paths, ports or process ids; identical stacks merged.
 
-    py-spy roots each stack in `process PID:"command line"`, a worker's under its parent's (it
-    follows a server's workers), and names a file outside every package by its full path:
-    both keep only what names them.
+    py-spy roots each stack in `process PID:"command line"`, a worker's under its parent's
+    (it follows a server's workers): they become `process:server` and `process:worker` (the
+    variant's command is in the report). A file outside every package, which py-spy names by
+    its full path, keeps its name only. Stacks already made portable pass unchanged.
     """
     stacks: Counter[str] = Counter()
     for line in text.splitlines():
         stack, _, count = line.rpartition(" ")
         if not (stack and count.isdigit()):
             continue
-        stack = _PROCESS.sub(lambda m: "process:" + " ".join(
-            Path(word).name if word.startswith("/") else word for word in m.group(1).split()),
-            stack)
-        stacks[_ABSOLUTE.sub(lambda m: f"({m.group(2)})", stack)] += int(count)
+        frames = _PROCESS.sub(PROCESS, stack).split(";")
+        depth = 0
+        for index, frame in enumerate(frames):
+            if frame.startswith(PROCESS):
+                frames[index] = PROCESS + ("server" if depth == 0 else "worker")
+                depth += 1
+        stacks[_ABSOLUTE.sub(lambda m: f"({m.group(2)})", ";".join(frames))] += int(count)
     return "".join(f"{stack} {count}\n" for stack, count in stacks.most_common())
+
+
+def py_spy() -> str:
+    """py-spy's path: the venv's, beside this interpreter, or on PATH."""
+    beside = Path(sys.executable).parent / "py-spy"
+    spy = str(beside) if beside.exists() else shutil.which("py-spy")
+    if spy is None:
+        raise RuntimeError("py-spy is not installed (it is a dev dependency: bin/setup)")
+    return spy
+
+
+def check_can_profile() -> None:
+    """RuntimeError, in words a person can act on, if py-spy cannot read this machine's
+    processes (it needs root, or ptrace rights: kernel.yama.ptrace_scope 0 or CAP_SYS_PTRACE)."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        result = subprocess.run([py_spy(), "dump", "--pid", str(child.pid)],
+                                capture_output=True, text=True, timeout=30)
+    finally:
+        child.kill()
+        child.wait()
+    if result.returncode != 0:
+        raise RuntimeError("py-spy cannot read a process here (run as root, or allow ptrace): "
+                           + (result.stderr or result.stdout).strip()[-300:])
 
 
 @contextmanager
 def recording(pid: int, out: Path, prefix: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
-    """Sample the process tree of `pid` until the block ends; then write `out` (folded
-    stacks) and fill the yielded dict with `summarise`'s figures and the file's path from the
-    run's folder (or `error`, if py-spy wrote nothing).
-
-    py-spy pauses the server for each sample (about 0.1 ms, 100 times a second); the
-    non-blocking mode costs less but tears stacks apart under load.
+    """Sample the process tree of `pid` until the block ends; then write `out` (portable
+    folded stacks) and fill the yielded dict with `summarise`'s figures and the file's path
+    from the run's folder. Whatever goes wrong with py-spy goes into `error`, never into the
+    scenario: its figures count without a profile. py-spy stops the server's threads for each
+    sample (the non-blocking mode costs less, but tears stacks apart under load).
     """
-    beside = Path(sys.executable).parent / "py-spy"  # the venv's, when it is not on PATH
-    spy = str(beside) if beside.exists() else shutil.which("py-spy")
-    if spy is None:
-        raise RuntimeError("py-spy is not installed (it is a dev dependency: bin/setup)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    raw = out.with_suffix(".raw")
-    process = subprocess.Popen(
-        [*prefix, spy, "record", "--pid", str(pid), "--subprocesses", "--format", "raw",
-         "--nolineno", "--rate", str(RATE), "--output", str(raw)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     figures: dict[str, Any] = {}
+    handle, raw_name = tempfile.mkstemp(suffix=".raw")  # py-spy's own file keeps machine paths
+    os.close(handle)
+    raw = Path(raw_name)
+    try:
+        process = subprocess.Popen(
+            [*prefix, py_spy(), "record", "--pid", str(pid), "--subprocesses", "--format",
+             "raw", "--nolineno", "--rate", str(RATE), "--output", str(raw)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    except (OSError, RuntimeError) as error:
+        raw.unlink()
+        figures["error"] = f"py-spy did not start: {error}"
+        yield figures
+        return
     try:
         yield figures
     finally:
@@ -141,9 +187,16 @@ def recording(pid: int, out: Path, prefix: tuple[str, ...] = ()) -> Iterator[dic
         except subprocess.TimeoutExpired:
             process.kill()
             _, err = process.communicate()
-    if not raw.exists():  # the scenario's own figures still count
-        figures["error"] = f"py-spy wrote no profile: {err.decode(errors='replace')[-300:]}"
-        return
-    out.write_text(portable(raw.read_text()))
-    raw.unlink()
-    figures |= summarise(read_folded(out)) | {"file": f"{out.parent.name}/{out.name}"}
+        try:
+            text = raw.read_text(encoding="utf-8", errors="replace")
+            if text.strip():
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_text(portable(text))
+                figures |= summarise(read_folded(out)) | {"file": f"{out.parent.name}/{out.name}"}
+            else:
+                figures["error"] = ("py-spy recorded nothing: "
+                                    + err.decode(errors="replace").strip()[-300:])
+        except (OSError, ValueError) as error:
+            figures["error"] = f"the profile could not be written: {error}"
+        finally:
+            raw.unlink(missing_ok=True)

@@ -21,19 +21,24 @@ from assessment_bench.variants import VARIANTS
 
 SCHEMA = json.loads((Path(__file__).parent / "results.schema.json").read_text())
 TEMPLATES = Environment(loader=PackageLoader("assessment_bench"),
-                        autoescape=select_autoescape(["html"]), trim_blocks=True,
+                        autoescape=select_autoescape(["html", "html.j2"]), trim_blocks=True,
                         lstrip_blocks=True, keep_trailing_newline=True)
 
 
 def rerender(folder: Path) -> Path:
-    """Write a run's report again from its results.json (after the report code changed)."""
+    """Write a run's report again from its results.json (after the report code changed),
+    and each profile's figures again from its folded stacks."""
     from assessment_bench.modes import MODES
 
     document = json.loads((folder / "results.json").read_text())
     run = document["run"]
     config = RunConfig(mode=MODES[run["mode"]], variants=run["variants"],
                        scenarios=run["scenarios"], repeats=run["repeats"], out=folder,
-                       baseline=run["baseline"])
+                       baseline=run["baseline"], profile=tuple(run.get("profile", ())))
+    for result in document["results"]:  # the profile code may have changed too
+        if (stacks := folder / result.get("profile", {}).get("file", "-")).is_file():
+            stacks.write_text(profiling.portable(stacks.read_text()))
+            result["profile"] |= profiling.summarise(profiling.read_folded(stacks))
     detected = set(aggregate.detect_caveats(document["results"]))
     record = Record(started=run["started_at"], results=document["results"],
                     ceiling=document["ceiling"], environment=document["environment"],
@@ -57,6 +62,7 @@ def build(config: RunConfig, record: Record,
             "scenarios": config.scenarios,
             "repeats": config.repeats,
             "baseline": config.baseline,
+            "profile": list(config.profile),
             "interrupted": record.interrupted,
             "settings": {k: v for k, v in vars(config.mode).items() if k != "variants"},
         },

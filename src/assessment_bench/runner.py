@@ -156,10 +156,12 @@ class Bench:
         total = config.repeats * len(config.variants) * len(config.scenarios)
         step = 0
         if config.profile:
+            shutil.rmtree(config.out / "profiles", ignore_errors=True)  # an earlier run's
             self.record.caveats.append(
                 f"py-spy sampled {', '.join(config.profile)} in the first repeat "
-                f"({profiling.RATE} samples/s, each pausing the server about 0.1 ms): "
-                "compare those repeats' figures with the others'.")
+                f"({profiling.RATE} samples/s, stopping the server's threads for each); "
+                + ("those figures are in the medians." if config.repeats > 1 else
+                   "every figure of those variants was taken under it."))
         with ExitStack() as stack:
             try:
                 db_url, pg_version = stack.enter_context(bench_database(settings))
@@ -272,7 +274,7 @@ class Bench:
 
             skip = {p.pid for p in server()} | {p.pid for p in tree(fake_pid)()} | {own}
             return [p for p in psutil.Process().children(recursive=True)
-                    if p.pid not in skip and p.name() != "py-spy"]
+                    if p.pid not in skip and not _is_profiler(p)]
 
         groups = {"server": server, "postgres": postgres, "fake_llm": tree(fake_pid),
                   "load_generator": loadgen}
@@ -296,6 +298,9 @@ class Bench:
             "seconds": round(time.monotonic() - started, 1)}
         if profile:
             result["profile"] = profile
+            if "error" in profile:
+                self.record.caveats.append(f"{name} {scenario} was not profiled: "
+                                           f"{profile['error']}")
         self.record.results.append(result)
         say(f"[{step}/{total}] {name} · {scenario} (repeat {repeat}): {headline:,.1f} {unit}"
             f" · server CPU {resources['server']['cpu_percent']:.0f}%")
@@ -311,6 +316,16 @@ class Bench:
         out = self.config.out / "profiles" / f"{name}-{scenario}.folded"
         with profiling.recording(server_pid, out, prefix=PIN_OTHERS) as profile:
             yield profile
+
+
+def _is_profiler(process: Any) -> bool:
+    """py-spy, which samples the server from the other core, is not load."""
+    import psutil
+
+    try:
+        return bool(process.name() == "py-spy")
+    except psutil.Error:  # gone since it was listed
+        return False
 
 
 async def _seed_sessions(db_url: str, count: int, path: Path) -> None:
