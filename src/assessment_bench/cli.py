@@ -35,7 +35,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         migrate.upgrade(db_url)
         env = {"DATABASE_URL": db_url, "LLM_BASE_URL": llm_url, "LOG_LEVEL": settings.log_level}
         process = start(variant, args.port, workers=args.workers, env=env)
-        signal.signal(signal.SIGTERM, lambda *_: stop(process))
+        # SIGTERM unwinds to the `finally` below, as Ctrl-C does: stopping the server from
+        # inside the handler would wait for it while the interrupted wait holds its lock.
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             wait_ready(process, args.port)
             log.info("%s ready on http://127.0.0.1:%s (%s)", variant.name, args.port,
@@ -45,6 +47,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         finally:
             stop(process)
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
