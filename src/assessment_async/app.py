@@ -17,7 +17,7 @@ from assessment_async.db import Database
 from assessment_async.errors import register_error_handlers
 from assessment_async.jsonio import APIRequest, OrjsonProvider, convert_models_only
 from assessment_async.llm_client import LLMClient
-from assessment_async.metrics import ObservedApp, watch_event_loop
+from assessment_async.metrics import ObservedApp, watch_event_loop, watch_garbage_collector
 from assessment_async.openapi import ApiDocs
 from assessment_async.services.answer_writer import WRITER_CONNECTIONS, AnswerWriter
 from assessment_async.storage import LocalStorage
@@ -81,6 +81,7 @@ def create_app(settings: Settings) -> Quart:
                                                  app.extensions["background"])
         app.extensions["storage"] = LocalStorage(settings.capture_dir)
         lag_watch = asyncio.create_task(watch_event_loop())
+        watch_garbage_collector(freeze=settings.gc_freeze)
         yield
         lag_watch.cancel()
         # Turns being stored after their client left must land before the pool closes.

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     body_timeout: float = Field(15.0, gt=0)
     # The ASGI server `serve` runs (servers.py): uvicorn, or hypercorn.
     server: Literal["uvicorn", "hypercorn"] = "uvicorn"
+    # Move everything made at start-up out of the garbage collector's reach once the app is
+    # ready: a full collection then scans only what requests made (gc.freeze, metrics.py).
+    gc_freeze: bool = True
     log_level: str = "INFO"
     # "json": one JSON object per line (for log shippers); "text": plain lines for a terminal.
     log_format: Literal["json", "text"] = "json"

@@ -47,10 +47,14 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 # the same in C, counted for the caller), and protocol libraries both servers and clients use.
 FOR_THE_CALLER = ("gevent/_socket", "gevent/socket.py", "gevent/ssl.py", "gevent/os.py",
                   "gevent/_fileobject", "h11/", "h2/", "anyio/")
-# The innermost frame of a thread that is waiting for work, not doing any.
+# The innermost frame of a thread blocked waiting (for work, a lock, a signal), not working.
+# py-spy reads a thread's state from the kernel, and stopping a process to sample it can
+# leave a blocked thread looking runnable: these samples are counted apart.
 WAITING = ("_worker (concurrent/futures/thread.py)", "get (queue.py)",
            "Condition.wait (threading.py)", "Event.wait (threading.py)",
-           "Thread._wait_for_tstate_lock (threading.py)", "Thread.join (threading.py)")
+           "Thread._wait_for_tstate_lock (threading.py)", "Thread.join (threading.py)",
+           "acquire_with_timeout (gevent/_threading.py)",  # gevent's idle pool threads
+           "Arbiter.wait_for_signals (gunicorn/arbiter.py)", "Arbiter.sleep (gunicorn/arbiter.py)")
 OTHER = "other"
 NATIVE = "(C code, no Python frame)"
 LAYER_NAMES = tuple(name for name, _ in LAYERS) + (OTHER,)
