@@ -1,9 +1,10 @@
 """GET /metrics through Hypercorn: latency per route, in-flight, pool use, upstream streams,
-event-loop lag, and the request id on every answer."""
+event-loop lag, garbage collections, and the request id on every answer."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import AsyncIterator
 
@@ -118,6 +119,20 @@ async def test_the_event_loop_lag_is_sampled_and_a_stall_shows(
     assert (value(after, "event_loop_lag_seconds_count")
             - value(before, "event_loop_lag_seconds_count")) >= 3
     assert stalled(after) - stalled(before) >= 1
+
+
+async def test_start_up_objects_are_frozen_and_full_collections_are_timed(
+    http: httpx.AsyncClient,
+) -> None:
+    # The server shares this test's process: its start-up froze what was alive then.
+    assert gc.get_freeze_count() > 10_000
+    before = await scrape(http)
+    gc.collect()
+    after = await scrape(http)
+    assert (value(after, "gc_pause_seconds_count", generation="2")
+            - value(before, "gc_pause_seconds_count", generation="2")) >= 1
+    assert (value(after, "gc_pause_seconds_sum", generation="2")
+            > value(before, "gc_pause_seconds_sum", generation="2"))
 
 
 async def test_every_answer_carries_a_request_id(http: httpx.AsyncClient) -> None:

@@ -53,13 +53,17 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, fl
 
 
 def loop_lag(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
-    """scenario -> variant -> p99 event-loop lag (ms): median, min and max over the repeats."""
-    table: dict[str, dict[str, list[float]]] = {}
+    """scenario -> variant -> p99 event-loop lag (ms): median, min and max over the repeats,
+    and the full garbage collections in all of them (count, ms)."""
+    table: dict[str, dict[str, list[dict[str, float]]]] = {}
     for result in results:
         if result.get("loop_lag"):
             table.setdefault(result["scenario"], {}).setdefault(result["variant"], []).append(
-                float(result["loop_lag"]["p99_ms"]))
-    return {scenario: {variant: spread(values) for variant, values in variants.items()}
+                result["loop_lag"])
+    return {scenario: {variant: spread([float(lag["p99_ms"]) for lag in lags])
+                       | {"full_gcs": sum(lag.get("full_gcs", 0.0) for lag in lags),
+                          "full_gc_ms": round(sum(lag.get("full_gc_ms", 0.0) for lag in lags), 1)}
+                       for variant, lags in variants.items()}
             for scenario, variants in table.items()}
 
 

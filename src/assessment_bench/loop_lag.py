@@ -3,7 +3,8 @@
 The app samples how late its loop wakes a 25 ms timer into a histogram
 (`event_loop_lag_seconds`); the bench scrapes it before and after a scenario and reads the
 quantiles of the difference the way Prometheus' histogram_quantile does (linear within a
-bucket). Variants without the histogram (the Flask twin) have no figure.
+bucket). Variants without the histogram (the Flask twin) have no figure. The app's garbage
+collector pauses (`gc_pause_seconds`) are read the same way: a full collection stops the loop.
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ Buckets = dict[float, float]  # upper bound (seconds) -> cumulative count
 FAMILY = "event_loop_lag_seconds"
 
 
-def scrape(base_url: str) -> Buckets | None:
-    """The lag histogram's cumulative buckets, or None when the server has none."""
+GC_FAMILY = "gc_pause_seconds"
+
+
+def scrape(base_url: str) -> tuple[Buckets, dict[str, float]] | None:
+    """The lag histogram's cumulative buckets, and the full collections' count and seconds
+    so far; None when the server has no lag histogram."""
     try:
         response = httpx.get(f"{base_url}/metrics", timeout=5)
     except httpx.HTTPError:
@@ -26,14 +31,18 @@ def scrape(base_url: str) -> Buckets | None:
     if response.status_code != 200:
         return None
     buckets: Buckets = {}
+    full_gc = {"count": 0.0, "seconds": 0.0}
     for family in text_string_to_metric_families(response.text):
-        if family.name != FAMILY:
-            continue
-        for sample in family.samples:
-            if sample.name == f"{FAMILY}_bucket":
+        for sample in family.samples:  # several workers' samples add up
+            if family.name == FAMILY and sample.name == f"{FAMILY}_bucket":
                 bound = float(sample.labels["le"])
-                buckets[bound] = buckets.get(bound, 0.0) + sample.value  # workers add up
-    return buckets or None
+                buckets[bound] = buckets.get(bound, 0.0) + sample.value
+            elif family.name == GC_FAMILY and sample.labels.get("generation") == "2":
+                if sample.name == f"{GC_FAMILY}_count":
+                    full_gc["count"] += sample.value
+                elif sample.name == f"{GC_FAMILY}_sum":
+                    full_gc["seconds"] += sample.value
+    return (buckets, full_gc) if buckets else None
 
 
 def quantile(q: float, buckets: Buckets) -> float:
@@ -56,11 +65,13 @@ def quantile(q: float, buckets: Buckets) -> float:
     return lower
 
 
-def lag_between(before: Buckets | None, after: Buckets | None) -> dict[str, float] | None:
-    """p50/p99 (ms), the bucket the worst sample fell in, and the sample count, for the
-    samples taken between two scrapes."""
-    if before is None or after is None:
+def lag_between(before_scrape: tuple[Buckets, dict[str, float]] | None,
+                after_scrape: tuple[Buckets, dict[str, float]] | None) -> dict[str, float] | None:
+    """p50/p99 (ms), the bucket the worst sample fell in, the sample count, and the full
+    garbage collections (count, total ms), between two scrapes."""
+    if before_scrape is None or after_scrape is None:
         return None
+    (before, gc_before), (after, gc_after) = before_scrape, after_scrape
     delta = {bound: after[bound] - before.get(bound, 0.0) for bound in after}
     bounds = sorted(delta)
     samples = delta[bounds[-1]]
@@ -72,4 +83,6 @@ def lag_between(before: Buckets | None, after: Buckets | None) -> dict[str, floa
             "p99_ms": round(quantile(0.99, delta) * 1000, 2),
             "max_ms_at_most": round((worst if not math.isinf(worst) else finite[-1]) * 1000, 1),
             "max_over_last_bucket": float(math.isinf(worst)),
-            "samples": samples}
+            "samples": samples,
+            "full_gcs": gc_after["count"] - gc_before["count"],
+            "full_gc_ms": round((gc_after["seconds"] - gc_before["seconds"]) * 1000, 1)}
