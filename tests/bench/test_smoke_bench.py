@@ -71,9 +71,11 @@ def test_a_profiled_run_keeps_each_scenarios_stacks_and_layers(smoke_run: Path) 
         assert 99 <= sum(profile["layers"].values()) <= 101, profile
         assert profile["layers"]["framework"] > 0 and profile["layers"]["database"] > 0
         stacks = (smoke_run / profile["file"]).read_text()
-        assert str(ROOT) not in stacks and "process:python" in stacks
+        assert str(ROOT) not in stacks
+        assert all(line.startswith("process:server") for line in stacks.splitlines())
+    twin = (smoke_run / saves["gevent-green"]["file"]).read_text()
+    assert "process:server;process:worker;" in twin and "flask/" in twin  # gunicorn's worker
     assert "quart/" in (smoke_run / saves["asgi"]["file"]).read_text()
-    assert "flask/" in (smoke_run / saves["gevent-green"]["file"]).read_text()
     assert not [c for c in document["caveats"] if "not profiled" in c], document["caveats"]
     assert document["run"]["profile"] == ["asgi", "gevent-green"]
     markdown = (smoke_run / "report.md").read_text()
