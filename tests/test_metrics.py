@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -142,3 +146,22 @@ async def test_every_answer_carries_a_request_id(http: httpx.AsyncClient) -> Non
     assert kept.headers["X-Request-ID"] == "frontend-42.a"
     replaced = await http.get("/healthz", headers={"X-Request-ID": "x" * 65})
     assert replaced.headers["X-Request-ID"] != "x" * 65
+
+
+def test_timing_collections_cannot_deadlock_a_worker(tmp_path: Path) -> None:
+    # With several workers prometheus_client guards every value with one lock; a collection
+    # can start inside any allocation made under it. Collect on every allocation and make new
+    # series (allocations under that lock): the callback must never wait for the lock.
+    script = (
+        "import gc\n"
+        "from assessment_async import metrics\n"
+        "metrics.watch_garbage_collector(freeze=False)\n"
+        "gc.set_threshold(1, 10**6, 10**6)\n"  # a young collection on every allocation
+        "for n in range(200):\n"
+        "    metrics.REQUEST_SECONDS.labels('GET', f'/r{n}', '200').observe(0.01)\n"
+        "metrics.record_collections()\n"
+        "print('done')\n")
+    env = os.environ | {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.stdout.strip() == "done", result.stderr[-2000:]

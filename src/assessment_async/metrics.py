@@ -12,6 +12,7 @@ import gc
 import logging
 import os
 import time
+from collections import deque
 from typing import Any
 
 from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, ASGISendEvent
@@ -113,6 +114,7 @@ async def watch_event_loop() -> None:
         due = loop.time() + LAG_PROBE_SECONDS
         await asyncio.sleep(LAG_PROBE_SECONDS)
         LOOP_LAG.observe(max(0.0, loop.time() - due))
+        record_collections()
 
 
 def watch_garbage_collector(freeze: bool) -> None:
@@ -130,6 +132,11 @@ def watch_garbage_collector(freeze: bool) -> None:
 
 
 _collection_started = 0.0
+# (generation, seconds) of collections not yet recorded. The collector's callback only
+# appends here: it may run inside any allocation, including one made while prometheus_client
+# holds its lock (one lock for every value with several workers), so taking that lock there
+# could deadlock the worker. The loop watcher records them.
+_collections: deque[tuple[int, float]] = deque(maxlen=10_000)
 
 
 def _time_collection(phase: str, info: dict[str, int]) -> None:
@@ -137,12 +144,20 @@ def _time_collection(phase: str, info: dict[str, int]) -> None:
     if phase == "start":
         _collection_started = time.perf_counter()
     else:
-        GC_PAUSE.labels(str(info["generation"])).observe(time.perf_counter() -
-                                                         _collection_started)
+        _collections.append((info["generation"], time.perf_counter() - _collection_started))
+
+
+def record_collections() -> None:
+    """Put the collections timed before this call on the histogram (recording them may
+    collect again: those wait for the next call)."""
+    for _ in range(len(_collections)):
+        generation, seconds = _collections.popleft()
+        GC_PAUSE.labels(str(generation)).observe(seconds)
 
 
 def exposition() -> tuple[bytes, str]:
     """The metrics page: this process's registry, or every worker's in multiprocess mode."""
+    record_collections()
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
