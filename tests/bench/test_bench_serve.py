@@ -6,12 +6,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
-import httpx
 import psutil
 
 from assessment_async.ports import free_port, port_is_free
+from assessment_bench.variants import wait_ready
 
 
 def test_sigterm_stops_the_variant_and_its_server(database_url: str) -> None:
@@ -21,15 +20,7 @@ def test_sigterm_stops_the_variant_and_its_server(database_url: str) -> None:
                                 "--port", str(port)], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, "never ready"
-            time.sleep(0.2)
+        wait_ready(process, port)
         started = psutil.Process(process.pid).children(recursive=True)
         assert started  # the server and the fake LLM
         process.send_signal(signal.SIGTERM)
