@@ -18,7 +18,7 @@ def test_sigterm_stops_the_variant_and_its_server(database_url: str) -> None:
     env = os.environ | {"DATABASE_URL": database_url, "LOG_LEVEL": "INFO"}
     process = subprocess.Popen([sys.executable, "-m", "assessment_bench.cli", "serve", "asgi",
                                 "--port", str(port)], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+                               stderr=subprocess.STDOUT)
     try:
         wait_ready(process, port)
         started = psutil.Process(process.pid).children(recursive=True)
@@ -31,6 +31,6 @@ def test_sigterm_stops_the_variant_and_its_server(database_url: str) -> None:
                 child.kill()
             process.kill()
             process.communicate()
-    assert process.returncode == 0, output
+    assert process.returncode == 0, output.decode(errors="replace")
     assert not [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert port_is_free(port)
