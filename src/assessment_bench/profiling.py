@@ -77,14 +77,18 @@ def layer_of(frame: str) -> str | None:
     return next((name for prefix, name in _PREFIXES if path.startswith(prefix)), None)
 
 
-def read_folded(path: Path) -> Counter[str]:
+def parse_folded(text: str) -> Counter[str]:
     """Folded stacks (`frame;frame;... count`) and how many samples each got."""
     stacks: Counter[str] = Counter()
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in text.splitlines():
         stack, _, count = line.rpartition(" ")
         if stack and count.isdigit():
             stacks[stack] += int(count)
     return stacks
+
+
+def read_folded(path: Path) -> Counter[str]:
+    return parse_folded(path.read_text(encoding="utf-8", errors="replace"))
 
 
 def summarise(stacks: Counter[str], top: int = 8) -> dict[str, Any]:
@@ -122,17 +126,14 @@ def portable(text: str) -> str:
     its full path, keeps its name only. Stacks already made portable pass unchanged.
     """
     stacks: Counter[str] = Counter()
-    for line in text.splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not (stack and count.isdigit()):
-            continue
+    for stack, count in parse_folded(text).items():
         frames = _PROCESS.sub(PROCESS, stack).split(";")
         depth = 0
         for index, frame in enumerate(frames):
             if frame.startswith(PROCESS):
                 frames[index] = PROCESS + ("server" if depth == 0 else "worker")
                 depth += 1
-        stacks[_ABSOLUTE.sub(lambda m: f"({m.group(2)})", ";".join(frames))] += int(count)
+        stacks[_ABSOLUTE.sub(lambda m: f"({m.group(2)})", ";".join(frames))] += count
     return "".join(f"{stack} {count}\n" for stack, count in stacks.most_common())
 
 
@@ -195,8 +196,10 @@ def recording(pid: int, out: Path, prefix: tuple[str, ...] = ()) -> Iterator[dic
             text = raw.read_text(encoding="utf-8", errors="replace")
             if text.strip():
                 out.parent.mkdir(parents=True, exist_ok=True)
-                out.write_text(portable(text))
-                figures |= summarise(read_folded(out)) | {"file": f"{out.parent.name}/{out.name}"}
+                folded = portable(text)
+                out.write_text(folded)
+                figures |= summarise(parse_folded(folded))
+                figures["file"] = f"{out.parent.name}/{out.name}"
             else:
                 figures["error"] = ("py-spy recorded nothing: "
                                     + err.decode(errors="replace").strip()[-300:])
