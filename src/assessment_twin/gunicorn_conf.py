@@ -10,6 +10,8 @@ import gc
 import os
 from typing import Any
 
+from assessment_async.config import Settings
+
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
@@ -30,6 +32,6 @@ def post_worker_init(worker: Any) -> None:
     # The same care as the ASGI app (GC_FREEZE, on by default): what the worker made while
     # loading the app is moved out of the collector's reach, so a full collection scans only
     # what requests made.
-    if os.environ.get("GC_FREEZE", "1").lower() not in ("0", "false", "no", "off"):
+    if Settings().gc_freeze:
         gc.collect()
         gc.freeze()
