@@ -99,21 +99,24 @@ class BoundedBody(Body):
 
 
 class FlowControlledConnection(ASGIHTTPConnection):
-    request: Request
+    # The body, not the request: the request points back at this connection (Quart's
+    # push-promise callable), and a cycle would leave every request's objects to the
+    # garbage collector's full collections instead of freeing them when the request ends.
+    body: Body | None = None
 
     def _create_request_from_scope(self, send: ASGISendCallable) -> Request:
-        self.request = super()._create_request_from_scope(send)
+        request = super()._create_request_from_scope(send)
         settings = self.app.extensions.get("settings")
-        body = self.request.body
-        if self.request.is_json and settings is not None and isinstance(body, BoundedBody):
-            body.cap(settings.max_body_bytes)
-        return self.request
+        self.body = request.body
+        if request.is_json and settings is not None and isinstance(self.body, BoundedBody):
+            self.body.cap(settings.max_body_bytes)
+        return request
 
     async def _send_response(self, send: ASGISendCallable, response: ResponseTypes) -> None:
         # A 408 answers a body that stopped coming (a slowloris): waiting for the rest would
         # only hold the connection longer.
-        if isinstance(self.request.body, BoundedBody) and response.status_code != 408:
-            await self.request.body.drain()
+        if isinstance(self.body, BoundedBody) and response.status_code != 408:
+            await self.body.drain()
         await super()._send_response(send, response)
 
     async def handle_messages(self, request: Request, receive: ASGIReceiveCallable) -> None:

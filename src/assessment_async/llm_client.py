@@ -22,6 +22,8 @@ from assessment_async.domain.chat import (
 )
 from assessment_async.metrics import LLM_STREAMS
 
+CLOSED_STREAM = httpx.ByteStream(b"")
+
 
 class SlotTimeout(Exception):
     """Every upstream stream slot stayed busy for llm_slot_timeout."""
@@ -130,6 +132,10 @@ class LLMClient:
                     return
         finally:
             await response.aclose()
+            # httpx's response and its stream point at each other (BoundAsyncStream sets the
+            # response's `elapsed` on close); left so, every turn's upstream objects wait for
+            # a full garbage collection. The stream is spent: nothing reads it again.
+            response.stream = CLOSED_STREAM
 
 
 def parse_lines(
