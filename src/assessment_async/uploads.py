@@ -29,7 +29,9 @@ async def receive_frames(
     body: AsyncIterator[bytes], boundary: bytes, storage: Storage, limits: UploadLimits,
 ) -> Received:
     """Decode the whole body; frames end up in temporary storage objects, fields as text."""
-    stream = FrameStream(boundary, limits)
+    # SHA-256 runs in a pool thread beside the write: hashlib lets go of the GIL, and on the
+    # loop it was a third of an upload's time there (docs/performance.md).
+    stream = FrameStream(boundary, limits, hash_blocks=False)
     received = Received(fields=stream.fields)
     uploads: dict[int, Upload] = {}
     loop = asyncio.get_running_loop()
@@ -50,7 +52,8 @@ async def receive_frames(
                     uploads[event.frame.number] = upload
                     received.frames.append((event.frame, upload))
                 elif isinstance(event, Block):
-                    await uploads[event.frame.number].write(event.data)
+                    await asyncio.gather(uploads[event.frame.number].write(event.data),
+                                         asyncio.to_thread(event.frame.hasher.update, event.data))
         return received
     except BaseException:
         await received.discard()

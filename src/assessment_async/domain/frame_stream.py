@@ -75,8 +75,11 @@ Event = Started | Block
 
 
 class FrameStream:
-    def __init__(self, boundary: bytes, limits: UploadLimits) -> None:
+    def __init__(self, boundary: bytes, limits: UploadLimits, hash_blocks: bool = True) -> None:
+        """`hash_blocks=False` leaves hashing to the caller, who must pass every Block's data
+        to `block.frame.hasher.update` in order (the ASGI app does it off the event loop)."""
         self.limits = limits
+        self.hash_blocks = hash_blocks
         # Also bounds repeated fields: thousands of tiny parts stop at the first over the count.
         self.decoder = MultipartDecoder(boundary, max_parts=limits.max_frames + len(UPLOAD_FIELDS))
         self.frames: list[Frame] = []
@@ -146,7 +149,8 @@ class FrameStream:
             frame.head += data[: SNIFF_BYTES - len(frame.head)]
             if len(frame.head) >= SNIFF_BYTES:
                 check_kind(frame)
-        frame.hasher.update(data)
+        if self.hash_blocks:
+            frame.hasher.update(data)
         if more and not frame.pending and len(data) >= WRITE_BLOCK:
             # A piece this large goes to storage as it is: gathering it into `pending` first
             # would hold two more copies of it per upload.
