@@ -2,7 +2,8 @@
 
 Both apps drive it: the ASGI app from an async body into async storage, the twin from a WSGI
 stream into files. Every rule of an upload lives here: which fields exist, the magic bytes,
-the caps, the hashing, the write blocks, and what counts as truncated.
+the caps, the hashing (here, or by the caller off its event loop), the write blocks, and what
+counts as truncated.
 """
 
 from __future__ import annotations
