@@ -34,10 +34,11 @@ ALL_VARIANTS = ("asgi", "asgi-naive", "asgi-hypercorn", "asgi-granian", "gthread
                 "gevent-green", "gevent-phase2")
 
 MODES = {
+    # Uploads in ten rounds: a single round of two took milliseconds, too short for a profile.
     "smoke": Mode("smoke", seconds=1, repeats=1, variants=("asgi", "gevent-green"),
                   connections=4, open_rates=(50,), chat_streams=4, hol_streams=4,
-                  hol_probe_rate=20, uploads=2, upload_mb=0.2, flow_users=(2,),
-                  flow_seconds=5, sessions=10),
+                  hol_probe_rate=20, uploads=2, upload_mb=1, upload_rounds=10,
+                  flow_users=(2,), flow_seconds=5, sessions=10),
     # About a minute per variant on a 2-core machine, so the whole run stays under 8 minutes.
     "quick": Mode("quick", seconds=3, repeats=1,
                   variants=("asgi", "asgi-naive", "gthread", "gevent", "gevent-green",
