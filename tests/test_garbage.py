@@ -12,6 +12,7 @@ import pytest
 
 from assessment_async.backpressure import BoundedBody, FlowControlledConnection
 from assessment_async.config import Settings
+from assessment_async.domain.chat import UpstreamError
 from assessment_async.jsonio import APIRequest
 from tests.conftest import serving_http
 from tests.images import frame, multipart
@@ -36,6 +37,8 @@ def left_in_cycles(garbage: list[object], llm_url: str) -> list[str]:
     for thing in garbage:
         if isinstance(thing, APIRequest | FlowControlledConnection | BoundedBody):
             found.append(type(thing).__name__)
+        elif isinstance(thing, UpstreamError):
+            found.append(f"UpstreamError {thing.code}")
         elif isinstance(thing, httpx.Response) and str(thing.request.url).startswith(llm_url):
             found.append(f"upstream {type(thing).__name__}")
     return found
@@ -56,11 +59,23 @@ async def test_saves_chats_and_uploads_leave_no_reference_cycles(
         for message in ("hello", "how are you"):
             chat = await http.post(f"{path}/chat", headers=auth, json={"message": message})
             assert chat.status_code == 200 and "event: done" in chat.text
+        # Failed turns too: an upstream cut mid-stream, bad JSON in a chunk, an upstream 503.
+        for fault in ("fault=cut,fault_at=3", "fault=malformed,fault_at=2",
+                      "fault=error,status=503"):
+            chat = await http.post(f"{path}/chat", headers=auth,
+                                   json={"message": f"{{{{fake-llm: {fault}}}}} hello"})
+            assert chat.status_code == 200 and "event: error" in chat.text, chat.text
         body, headers = multipart({"capture_type": "face"},
                                   [("frames", "a.jpg", "image/jpeg", frame())])
         uploaded = await http.post(f"{path}/captures", content=body, headers=auth | headers)
         assert uploaded.status_code == 201
+        marker = Marker()
+        marker.itself = marker  # a cycle made here, to show the check sees cycles
+        del marker
         gc.collect()
         assert left_in_cycles(garbage, settings.llm_base_url) == []
-        # The check can fail: the same requests did leave all of these in cycles before.
-        assert any(isinstance(thing, httpx.Response) for thing in garbage)
+        assert any(isinstance(thing, Marker) for thing in garbage)
+
+
+class Marker:
+    itself: Marker | None = None

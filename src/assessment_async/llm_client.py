@@ -131,11 +131,15 @@ class LLMClient:
                 if finished:
                     return
         finally:
-            await response.aclose()
-            # httpx's response and its stream point at each other (BoundAsyncStream sets the
-            # response's `elapsed` on close); left so, every turn's upstream objects wait for
-            # a full garbage collection. The stream is spent: nothing reads it again.
-            response.stream = CLOSED_STREAM
+            try:
+                await response.aclose()
+            finally:
+                # httpx's response and its stream point at each other (httpx 0.28's
+                # BoundAsyncStream keeps `_response` to set `elapsed` on close); left so,
+                # every turn's upstream objects wait for a full garbage collection
+                # (tests/test_garbage.py checks it after an httpx upgrade). The stream is
+                # spent: nothing reads it again.
+                response.stream = CLOSED_STREAM
 
 
 def parse_lines(

@@ -158,7 +158,11 @@ async def relay(
                 yield b"".join(sse("token", {"delta": delta}) for delta in batch)
         ended = True
     except UpstreamError as error:
-        failure = error
+        # Kept without its traceback and the exception it replaced: their frames (this one,
+        # stream_chat's) hold the error itself, and the cycle would leave a failed turn's
+        # objects to a full garbage collection (tests/test_garbage.py).
+        failure = error.with_traceback(None)
+        failure.__context__ = None
     except BaseException:  # the client went away: CancelledError or GeneratorExit
         await turn.save(parts, outcome(bool(parts), False), "CLIENT_DISCONNECTED", result)
         raise
