@@ -34,7 +34,8 @@ ALL_VARIANTS = ("asgi", "asgi-naive", "asgi-hypercorn", "asgi-granian", "gthread
                 "gevent-green", "gevent-phase2")
 
 MODES = {
-    # Uploads in ten rounds: a single round of two took milliseconds, too short for a profile.
+    # Uploads of 1 MB in ten rounds: a single round of two 0.2 MB uploads took milliseconds,
+    # too short for py-spy to take a sample.
     "smoke": Mode("smoke", seconds=1, repeats=1, variants=("asgi", "gevent-green"),
                   connections=4, open_rates=(50,), chat_streams=4, hol_streams=4,
                   hol_probe_rate=20, uploads=2, upload_mb=1, upload_rounds=10,

@@ -76,9 +76,13 @@ Event = Started | Block
 
 
 class FrameStream:
-    def __init__(self, boundary: bytes, limits: UploadLimits, hash_blocks: bool = True) -> None:
-        """`hash_blocks=False` leaves hashing to the caller, who must pass every Block's data
-        to `block.frame.hasher.update` in order (the ASGI app does it off the event loop)."""
+    def __init__(self, boundary: bytes, limits: UploadLimits, *,
+                 hash_blocks: bool = True) -> None:
+        """Decode one upload's body, hashing its frames unless told not to.
+
+        `hash_blocks=False` leaves hashing to the caller, who must pass every Block's data to
+        `block.frame.hasher.update` in order (the ASGI app does it off the event loop).
+        """
         self.limits = limits
         self.hash_blocks = hash_blocks
         # Also bounds repeated fields: thousands of tiny parts stop at the first over the count.
