@@ -41,6 +41,9 @@ class Target(Protocol):
     def url(self) -> str: ...
 
 
+KINDS = ("session", "answer", "turn", "frame")
+
+
 @dataclass(frozen=True)
 class Ack:
     kind: str  # session, answer, turn, frame
@@ -82,6 +85,10 @@ class Ledger:
         connecting, or queued in the client, is not in flight yet."""
         return [r for r in self.requests
                 if 0 < r.sent < moment < (r.ended or float("inf"))]
+
+    def acked_every_kind(self) -> bool:
+        """A session, an answer, a turn and a frame have each been acknowledged."""
+        return {ack.kind for ack in self.acks} >= set(KINDS)
 
     def acked_after(self, moment: float) -> list[Request]:
         return sorted((r for r in self.requests if r.outcome == "acked" and r.started > moment),
@@ -279,5 +286,5 @@ def figures(ledger: Ledger, found: Readback) -> dict[str, float]:
         "indeterminate": ledger.count("indeterminate"),
         "failed": ledger.count("failed"),
         "refused": ledger.count("refused"),
-        **{f"acked_{kind}s": acks[kind] for kind in ("session", "answer", "turn", "frame")},
+        **{f"acked_{kind}s": acks[kind] for kind in KINDS},
     }
