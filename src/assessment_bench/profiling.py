@@ -91,6 +91,13 @@ def read_folded(path: Path) -> Counter[str]:
     return parse_folded(path.read_text(encoding="utf-8", errors="replace"))
 
 
+def save_portable(text: str, out: Path) -> dict[str, Any]:
+    """Write these folded stacks to `out` made portable; `summarise`'s figures of them."""
+    folded = portable(text)
+    out.write_text(folded)
+    return summarise(parse_folded(folded))
+
+
 def summarise(stacks: Counter[str], top: int = 8) -> dict[str, Any]:
     """Samples of working threads, the share (%) of each layer in them, the functions that
     ran most themselves, and how many samples caught a thread waiting for work."""
@@ -196,9 +203,7 @@ def recording(pid: int, out: Path, prefix: tuple[str, ...] = ()) -> Iterator[dic
             text = raw.read_text(encoding="utf-8", errors="replace")
             if text.strip():
                 out.parent.mkdir(parents=True, exist_ok=True)
-                folded = portable(text)
-                out.write_text(folded)
-                figures |= summarise(parse_folded(folded))
+                figures |= save_portable(text, out)
                 figures["file"] = f"{out.parent.name}/{out.name}"
             else:
                 figures["error"] = ("py-spy recorded nothing: "

@@ -37,9 +37,7 @@ def rerender(folder: Path) -> Path:
                        baseline=run["baseline"], profile=tuple(run.get("profile", ())))
     for result in document["results"]:  # the profile code may have changed too
         if (stacks := folder / result.get("profile", {}).get("file", "-")).is_file():
-            folded = profiling.portable(stacks.read_text())
-            stacks.write_text(folded)
-            result["profile"] |= profiling.summarise(profiling.parse_folded(folded))
+            result["profile"] |= profiling.save_portable(stacks.read_text(), stacks)
     detected = set(aggregate.detect_caveats(document["results"]))
     record = Record(started=run["started_at"], results=document["results"],
                     ceiling=document["ceiling"], environment=document["environment"],
