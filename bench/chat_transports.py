@@ -21,8 +21,8 @@ import aiohttp
 import psutil
 from common import OTHER_CORES, SERVER_CORE, database_url, pin_self, start_app
 
-from assessment_async.fake_llm.launch import running_fake_llm
-from assessment_async.ports import free_port
+from assessment_dev.fake_llm.launch import running_fake_llm
+from assessment_dev.ports import free_port
 
 # About 0.5 s per stream: first token after 100 ms, then 40 tokens 10 ms apart.
 PROFILE = ("--ttft", "0.1", "--tokens", "40", "--gap", "0.01")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 
-from assessment_async.config import Settings
-from assessment_async.embedded_db import EmbeddedPostgres
+from assessment_core.settings import Settings
+from assessment_dev.embedded_db import EmbeddedPostgres
 from assessment_bench.runner import OTHER_CORES, SERVER_CORE
 from assessment_bench.variants import VARIANTS, start, stop, wait_ready
 

@@ -23,12 +23,12 @@ import uvicorn
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
-from assessment_async import migrate
 from assessment_async.app import create_app
-from assessment_async.config import Settings
-from assessment_async.embedded_db import EmbeddedPostgres
-from assessment_async.fake_llm.launch import running_fake_llm
-from assessment_async.ports import free_port
+from assessment_core import migrate
+from assessment_core.settings import Settings
+from assessment_dev.embedded_db import EmbeddedPostgres
+from assessment_dev.fake_llm.launch import running_fake_llm
+from assessment_dev.ports import free_port
 
 # TEST_DATABASE_NAME lets two test runs share one embedded cluster without clobbering.
 TEST_DATABASE = os.environ.get("TEST_DATABASE_NAME", "assessment_test")

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from assessment_async.backpressure import DRAIN_LIMIT, HIGH_WATER, BoundedBody
-from assessment_async.domain.errors import APIError
+from assessment_async.http.backpressure import DRAIN_LIMIT, HIGH_WATER, BoundedBody
+from assessment_core.errors import APIError
 
 CHUNK = b"x" * (64 * 1024)
 

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from alembic import command
 
-from assessment_async import migrate
-from assessment_async.migrate import alembic_config
+from assessment_core import migrate
+from assessment_core.migrate import alembic_config
 
 
 def free_port() -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from assessment_async.db import database_unavailable
+from assessment_async.infra.db import database_unavailable
 
 
 def test_a_connection_the_server_is_terminating_counts_as_unavailable() -> None:

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from assessment_async.backpressure import BoundedBody, FlowControlledConnection
-from assessment_async.config import Settings
-from assessment_async.domain.chat import UpstreamError
-from assessment_async.jsonio import APIRequest
+from assessment_async.http.backpressure import BoundedBody, FlowControlledConnection
+from assessment_async.http.jsonio import APIRequest
+from assessment_core.chat import UpstreamError
+from assessment_core.settings import Settings
 from tests.conftest import serving_http
 from tests.images import frame, multipart
 

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from assessment_async.config import Settings
-from assessment_async.logs import configure_logging
+from assessment_async.infra.logs import configure_logging
+from assessment_core.settings import Settings
 from tests.conftest import serving_http
 from tests.images import frame, multipart
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from assessment_async.config import Settings
+from assessment_core.settings import Settings
 from tests.conftest import serving_http
 
 SAVE_ROUTE = "/api/sessions/<uuid:sid>/phq/responses/<question_id>"
@@ -154,7 +154,7 @@ def test_timing_collections_cannot_deadlock_a_worker(tmp_path: Path) -> None:
     # series (allocations under that lock): the callback must never wait for the lock.
     script = (
         "import gc\n"
-        "from assessment_async import metrics\n"
+        "from assessment_async.infra import metrics\n"
         "metrics.watch_garbage_collector(freeze=False)\n"
         "gc.set_threshold(1, 10**6, 10**6)\n"  # a young collection on every allocation
         "for n in range(200):\n"

@@ -10,17 +10,17 @@ from quart import Quart, request
 from quart_cors import cors
 from quart_schema import QuartSchema
 
-from assessment_async.backpressure import FlowControlledConnection
 from assessment_async.blueprints import captures, chat, health, metrics, phq, sessions
-from assessment_async.config import Settings
-from assessment_async.db import Database
-from assessment_async.errors import register_error_handlers
-from assessment_async.jsonio import APIRequest, OrjsonProvider, convert_models_only
-from assessment_async.llm_client import LLMClient
-from assessment_async.metrics import ObservedApp, watch_event_loop, watch_garbage_collector
-from assessment_async.openapi import ApiDocs
+from assessment_async.http.backpressure import FlowControlledConnection
+from assessment_async.http.errors import register_error_handlers
+from assessment_async.http.jsonio import APIRequest, OrjsonProvider, convert_models_only
+from assessment_async.http.openapi import ApiDocs
+from assessment_async.infra.db import Database
+from assessment_async.infra.llm_client import LLMClient
+from assessment_async.infra.metrics import ObservedApp, watch_event_loop, watch_garbage_collector
+from assessment_async.infra.storage import LocalStorage
 from assessment_async.services.answer_writer import WRITER_CONNECTIONS, AnswerWriter
-from assessment_async.storage import LocalStorage
+from assessment_core.settings import Settings
 
 SECURITY: dict[str, Any] = {"session_token": {"type": "http", "scheme": "bearer"}}
 

@@ -15,10 +15,10 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from assessment_async import migrate
-from assessment_async.config import SERVERS, Settings
-from assessment_async.embedded_db import EmbeddedPostgres
-from assessment_async.logs import configure_logging
+from assessment_async.infra.logs import configure_logging
+from assessment_core import migrate
+from assessment_core.settings import SERVERS, Settings
+from assessment_dev.embedded_db import EmbeddedPostgres
 
 log = logging.getLogger("assessment_async")
 
@@ -47,7 +47,7 @@ def upstream(settings: Settings) -> Iterator[str]:
     if settings.llm_base_url:
         yield settings.llm_base_url
         return
-    from assessment_async.fake_llm.launch import running_fake_llm
+    from assessment_dev.fake_llm.launch import running_fake_llm
 
     with running_fake_llm() as url:
         log.info("no LLM_BASE_URL: the fake LLM answers chats at %s", url)
@@ -55,7 +55,7 @@ def upstream(settings: Settings) -> Iterator[str]:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from assessment_async import servers
+    from assessment_async.serving import servers
 
     with database(settings) as url, upstream(settings) as llm_url:
         if args.no_migrate:
@@ -66,7 +66,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                 return 2
         else:
             migrate.upgrade(url)
-        # Workers import assessment_async.asgi, which reads the environment.
+        # Workers import assessment_async.serving.asgi, which reads the environment.
         os.environ["DATABASE_URL"] = url
         os.environ["LLM_BASE_URL"] = llm_url
         if args.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
@@ -95,8 +95,8 @@ def cmd_fake_llm(args: argparse.Namespace, settings: Settings) -> int:
 
     import uvloop
 
-    from assessment_async.fake_llm.profile import Profile
-    from assessment_async.fake_llm.server import serve
+    from assessment_dev.fake_llm.profile import Profile
+    from assessment_dev.fake_llm.server import serve
 
     profile = Profile(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Profile)})
     log.info("fake LLM on http://%s:%s/v1 with %s", args.host, args.port, profile)
@@ -111,7 +111,7 @@ def add_profile_flags(command: argparse.ArgumentParser) -> None:
     """One flag per Profile field, with its default and help from the dataclass."""
     import dataclasses
 
-    from assessment_async.fake_llm.profile import FAULTS, Profile
+    from assessment_dev.fake_llm.profile import FAULTS, Profile
 
     for field in dataclasses.fields(Profile):
         kind = {"int": int, "float": float}.get(str(field.type), str)
@@ -130,7 +130,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--server", choices=SERVERS,
                        help="the ASGI server (default: the SERVER setting, uvicorn)")
-    serve.add_argument("--app", default="assessment_async.asgi:app", help=argparse.SUPPRESS)
+    serve.add_argument("--app", default="assessment_async.serving.asgi:app", help=argparse.SUPPRESS)
     serve.add_argument("--no-migrate", action="store_true",
                        help="refuse to start if migrations are pending instead of applying them")
     serve.set_defaults(handler=cmd_serve)

@@ -20,11 +20,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from assessment_async import migrate
 from assessment_async.cli import database, upstream
-from assessment_async.config import Settings
-from assessment_async.logs import configure_logging
+from assessment_async.infra.logs import configure_logging
 from assessment_bench.variants import VARIANTS, start, stop, wait_ready
+from assessment_core import migrate
+from assessment_core.settings import Settings
 
 log = logging.getLogger("assessment_bench")
 

@@ -37,11 +37,11 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("database", ("sqlalchemy/", "asyncpg/", "psycopg2/", "psycogreen/")),
     ("upstream client", ("httpx/", "httpcore/", "aiohttp/", "yarl/", "multidict/",
                          "requests/", "urllib3/", "http/client.py")),
-    ("files", ("aiofiles/", "shutil.py", "tempfile.py", "assessment_async/storage.py",
+    ("files", ("aiofiles/", "shutil.py", "tempfile.py", "assessment_async/infra/storage.py",
                "assessment_twin/storage.py")),
     ("metrics and logs", ("prometheus_client/", "logging/", "pythonjsonlogger/",
-                          "assessment_async/metrics.py", "assessment_async/logs.py")),
-    ("the app", ("assessment_async/", "assessment_twin/")),
+                          "assessment_async/infra/metrics.py", "assessment_async/infra/logs.py")),
+    ("the app", ("assessment_async/", "assessment_twin/", "assessment_core/")),
 )
 # Code that works for whoever calls it: gevent's cooperative sockets (the asyncio servers do
 # the same in C, counted for the caller), and protocol libraries both servers and clients use.

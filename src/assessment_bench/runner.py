@@ -25,17 +25,17 @@ from typing import Any
 import asyncpg
 import httpx
 
-from assessment_async import migrate
-from assessment_async.config import Settings
-from assessment_async.embedded_db import EmbeddedPostgres
-from assessment_async.fake_llm.launch import running_fake_llm
-from assessment_async.ports import free_port, port_is_free
 from assessment_bench import environment, loop_lag, profiling
 from assessment_bench.load.wrk import run_wrk
 from assessment_bench.metrics import Sampler, postgres, settle, tree
 from assessment_bench.modes import FAKE_LLM_GAP, FAKE_LLM_TOKENS, FAKE_LLM_TTFT, Mode
 from assessment_bench.scenarios import HEADLINES, RUNNERS, Target, load_process
 from assessment_bench.variants import VARIANTS, start, stop, wait_ready
+from assessment_core import migrate
+from assessment_core.settings import Settings
+from assessment_dev.embedded_db import EmbeddedPostgres
+from assessment_dev.fake_llm.launch import running_fake_llm
+from assessment_dev.ports import free_port, port_is_free
 
 SERVER_CORE = "0"
 OTHER_CORES = "1" if (os.cpu_count() or 2) <= 2 else f"1-{(os.cpu_count() or 2) - 1}"
@@ -197,7 +197,7 @@ class Bench:
         import psutil
 
         for child in psutil.Process().children(recursive=True):
-            if "assessment_async.fake_llm" in " ".join(child.cmdline()):
+            if "assessment_dev.fake_llm" in " ".join(child.cmdline()):
                 return int(child.pid)
         return -1
 
@@ -335,8 +335,8 @@ def _is_profiler(process: Any) -> bool:
 
 async def _seed_sessions(db_url: str, count: int, path: Path) -> None:
     """Sessions for the ceiling run, made directly in the database."""
-    from assessment_async.domain.tokens import new_token
     from assessment_async.services.sessions import insert_session
+    from assessment_core.tokens import new_token
 
     conn = await asyncpg.connect(db_url)
     made = []

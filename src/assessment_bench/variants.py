@@ -17,7 +17,7 @@ from typing import IO
 import httpx
 
 TWIN_MANAGE = Path(__file__).resolve().parent.parent / "assessment_twin" / "manage.sh"
-ASGI_APP = "assessment_async.asgi:app"
+ASGI_APP = "assessment_async.serving.asgi:app"
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class Variant:
                     # Granian always runs a master; without this, one killed worker ends it.
                     "--respawn-failed-workers", ASGI_APP]
         if self.family == "asgi":
-            app = "assessment_async.naive_asgi:app" if self.name == "asgi-naive" else ASGI_APP
+            app = "assessment_bench.naive_asgi:app" if self.name == "asgi-naive" else ASGI_APP
             # The naive app runs where Quart's documentation points: Hypercorn.
             server = "uvicorn" if self.name == "asgi" else "hypercorn"
             return [python, "-m", "assessment_async.cli", "serve", "--host", host,

@@ -7,7 +7,7 @@ import os
 from flask import Flask
 from flask_cors import CORS
 
-from assessment_async.config import Settings
+from assessment_core.settings import Settings
 from assessment_twin.db import make_engine
 from assessment_twin.http import APIRequest, OrjsonProvider, register_error_handlers
 from assessment_twin.llm_client import SyncLLMClient

@@ -10,7 +10,7 @@ import psycopg2.extras
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy import exc as sa_exc
 
-from assessment_async.config import Settings, driver_url
+from assessment_core.settings import Settings, driver_url
 
 # uuid columns come back as uuid.UUID, as they do from asyncpg.
 psycopg2.extras.register_uuid()

@@ -10,7 +10,7 @@ import gc
 import os
 from typing import Any
 
-from assessment_async.config import Settings
+from assessment_core.settings import Settings
 
 accesslog = None
 errorlog = "-"

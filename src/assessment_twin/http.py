@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 from werkzeug.exceptions import HTTPException
 
-from assessment_async.domain.errors import (
+from assessment_core.errors import (
     APIError,
     database_unavailable_error,
     http_error,
@@ -23,7 +23,7 @@ from assessment_async.domain.errors import (
     too_large,
     validation_error,
 )
-from assessment_async.domain.tokens import check_owner, token_hash_from_header
+from assessment_core.tokens import check_owner, token_hash_from_header
 from assessment_twin.db import database_unavailable
 from assessment_twin.services.sessions import SessionService
 

@@ -10,13 +10,13 @@ import orjson
 import requests
 from requests.adapters import HTTPAdapter
 
-from assessment_async.config import Settings, chat_completions_url
-from assessment_async.domain.chat import (
+from assessment_core.chat import (
     StreamResult,
     UpstreamError,
     parse_chunk,
     upstream_status_error,
 )
+from assessment_core.settings import Settings, chat_completions_url
 
 
 class SyncLLMClient:

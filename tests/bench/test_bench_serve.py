@@ -9,8 +9,8 @@ import sys
 
 import psutil
 
-from assessment_async.ports import free_port, port_is_free
 from assessment_bench.variants import wait_ready
+from assessment_dev.ports import free_port, port_is_free
 
 
 def test_sigterm_stops_the_variant_and_its_server(database_url: str) -> None:

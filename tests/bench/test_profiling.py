@@ -35,7 +35,7 @@ def test_a_sample_counts_for_the_innermost_frame_of_a_known_layer() -> None:
         f"run (uvicorn/main.py);{QUART};MapAdapter.match (werkzeug/routing/map.py);"
         "match (re/__init__.py)": 3,
         # the app's metrics module is not "the app"
-        f"{QUART};ObservedApp.__call__ (assessment_async/metrics.py)": 1,
+        f"{QUART};ObservedApp.__call__ (assessment_async/infra/metrics.py)": 1,
         f"{QUART};{ROUTE}": 1,
         "<module> (<frozen runpy>);sleep (time.py)": 1,
         "process:server": 1,
@@ -76,7 +76,7 @@ def test_threads_waiting_for_work_are_counted_apart() -> None:
     stacks = Counter({
         f"{pool};_worker (concurrent/futures/thread.py)": 30,  # an idle aiofiles thread
         f"{pool};_worker (concurrent/futures/thread.py);_WorkItem.run "
-        "(concurrent/futures/thread.py);write (assessment_async/storage.py)": 2,
+        "(concurrent/futures/thread.py);write (assessment_async/infra/storage.py)": 2,
         f"{pool};_worker (concurrent/futures/thread.py);_WorkItem.run "
         "(concurrent/futures/thread.py)": 1,  # a write in C, on a pool thread
         f"{QUART};{ROUTE}": 1,

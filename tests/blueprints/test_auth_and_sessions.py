@@ -17,7 +17,7 @@ from quart.typing import TestClientProtocol as Client
 from quart.wrappers import Response
 
 from assessment_async.app import create_app
-from assessment_async.config import Settings
+from assessment_core.settings import Settings
 from tests.conftest import Participant, new_participant
 from tests.images import frame, multipart
 

@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 from quart.typing import TestClientProtocol as Client
 
-from assessment_async.config import Settings
+from assessment_core.settings import Settings
 from tests.conftest import Participant, new_participant, serving
 from tests.images import frame, multipart
 

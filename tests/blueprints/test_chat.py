@@ -11,8 +11,8 @@ import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
-from assessment_async.config import Settings
-from assessment_async.fake_llm.text import answer_tokens
+from assessment_core.settings import Settings
+from assessment_dev.fake_llm.text import answer_tokens
 from tests.conftest import Participant, new_participant, serving
 from tests.sse import parse_events
 

@@ -7,7 +7,7 @@ import pytest
 from quart.typing import TestClientProtocol as Client
 
 from assessment_async.app import create_app
-from assessment_async.config import Settings
+from assessment_core.settings import Settings
 from tests.conftest import FRONTEND, Participant
 
 

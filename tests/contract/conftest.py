@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from assessment_async.ports import free_port
 from assessment_bench.variants import VARIANTS, start, stop, wait_ready
+from assessment_dev.ports import free_port
 
 CONTRACT_VARIANTS = list(VARIANTS)
 # Small caps and timeouts, so the suite can cross each of them quickly.

@@ -6,9 +6,9 @@ from typing import Any
 
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
-from assessment_async.domain.fhir import SAFETY_TAG, questionnaire_response
-from assessment_async.domain.instruments import GAD7, PHQ9
-from assessment_async.domain.scoring import score
+from assessment_core.fhir import SAFETY_TAG, questionnaire_response
+from assessment_core.instruments import GAD7, PHQ9
+from assessment_core.scoring import score
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from assessment_async.domain.frame_stream import Block, FrameStream, Started, UploadLimits
+from assessment_core.frame_stream import Block, FrameStream, Started, UploadLimits
 from tests.images import BOUNDARY, frame, multipart
 
 LIMITS = UploadLimits(max_frame_bytes=10 << 20, max_request_bytes=64 << 20, max_frames=8,

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from assessment_async.domain.instruments import GAD7, INSTRUMENTS, PHQ9, Instrument
-from assessment_async.domain.scoring import (
+from assessment_core.instruments import GAD7, INSTRUMENTS, PHQ9, Instrument
+from assessment_core.scoring import (
     IncompleteAnswers,
     InvalidAnswer,
     check_answer,

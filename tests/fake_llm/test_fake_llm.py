@@ -7,8 +7,8 @@ import pytest
 from openai import APIStatusError, AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam
 
-from assessment_async.fake_llm.profile import Profile
-from assessment_async.fake_llm.text import answer_tokens
+from assessment_dev.fake_llm.profile import Profile
+from assessment_dev.fake_llm.text import answer_tokens
 
 MESSAGES: list[ChatCompletionMessageParam] = [
     {"role": "system", "content": "be kind"}, {"role": "user", "content": "hello"}]

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from assessment_async.ports import free_port
 from assessment_bench.variants import VARIANTS, start, stop, wait_ready
+from assessment_dev.ports import free_port
 
 # Small caps, so generated bodies cross them quickly and the server answers fast.
 FUZZ_ENV = {

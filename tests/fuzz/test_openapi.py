@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from assessment_async.app import create_app
-from assessment_async.config import Settings
+from assessment_core.settings import Settings
 from tests.images import frame, multipart
 
 # Per operation and generation mode: bounded for CI; FUZZ_EXAMPLES=500 digs deeper.

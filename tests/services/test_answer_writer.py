@@ -10,12 +10,12 @@ import asyncpg
 import pytest
 from prometheus_client import REGISTRY
 
-from assessment_async.config import Settings
-from assessment_async.db import Database, database_unavailable
-from assessment_async.domain.instruments import PHQ9
-from assessment_async.ports import free_port
+from assessment_async.infra.db import Database, database_unavailable
 from assessment_async.services import phq
 from assessment_async.services.answer_writer import AnswerWriter
+from assessment_core.instruments import PHQ9
+from assessment_core.settings import Settings
+from assessment_dev.ports import free_port
 from tests.services.test_phq import make_session
 
 

@@ -7,10 +7,10 @@ import uuid
 import asyncpg
 import pytest
 
-from assessment_async.auth import new_token
-from assessment_async.domain.instruments import GAD7, PHQ9
-from assessment_async.domain.scoring import IncompleteAnswers
+from assessment_async.http.auth import new_token
 from assessment_async.services import phq, sessions
+from assessment_core.instruments import GAD7, PHQ9
+from assessment_core.scoring import IncompleteAnswers
 
 
 async def make_session(conn: asyncpg.Connection) -> tuple[uuid.UUID, bytes]:

@@ -4,7 +4,7 @@ import hashlib
 
 import asyncpg
 
-from assessment_async.auth import hash_token, new_token
+from assessment_async.http.auth import hash_token, new_token
 from assessment_async.services import sessions
 
 

@@ -9,22 +9,22 @@ from uuid import UUID
 from quart import Blueprint, Response, ResponseReturnValue, current_app, request
 from quart_schema import DataSource, document_request, document_response, validate_request
 
-from assessment_async.auth import bearer_hash, require_session
-from assessment_async.config import Settings
-from assessment_async.db import get_db
-from assessment_async.domain.captures import (
+from assessment_async.http.auth import bearer_hash, require_session
+from assessment_async.http.openapi import document_body, document_response_headers
+from assessment_async.http.uploads import UploadLimits, receive_frames
+from assessment_async.infra.db import get_db
+from assessment_async.infra.storage import Storage
+from assessment_async.services import captures
+from assessment_core.captures import (
     EXTENSIONS,
     invalid,
     no_assessment,
     upload_boundary,
     upload_fields,
 )
-from assessment_async.domain.errors import APIError
-from assessment_async.domain.models import BatchOut, CaptureOut, CaptureUpload, LinkIn, LinkOut
-from assessment_async.openapi import document_body, document_response_headers
-from assessment_async.services import captures
-from assessment_async.storage import Storage
-from assessment_async.uploads import UploadLimits, receive_frames
+from assessment_core.errors import APIError
+from assessment_core.models import BatchOut, CaptureOut, CaptureUpload, LinkIn, LinkOut
+from assessment_core.settings import Settings
 
 bp = Blueprint("captures", __name__, url_prefix="/api/sessions/<uuid:sid>/captures")
 

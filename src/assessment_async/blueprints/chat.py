@@ -13,10 +13,12 @@ from uuid import UUID
 from quart import Blueprint, Response, ResponseReturnValue, current_app
 from quart_schema import document_response, validate_request
 
-from assessment_async.auth import bearer_hash, require_session
-from assessment_async.config import Settings
-from assessment_async.db import Database, database_unavailable, get_db
-from assessment_async.domain.chat import (
+from assessment_async.http.auth import bearer_hash, require_session
+from assessment_async.http.openapi import document_chat_stream, document_errors
+from assessment_async.infra.db import Database, database_unavailable, get_db
+from assessment_async.infra.llm_client import LLMClient, SlotTimeout
+from assessment_async.services import chat
+from assessment_core.chat import (
     StreamResult,
     TurnInProgress,
     TurnRateLimited,
@@ -32,11 +34,9 @@ from assessment_async.domain.chat import (
     too_many_turns,
     turn_in_progress,
 )
-from assessment_async.domain.models import ChatIn, MessageIn, MessageOut, TurnOut
-from assessment_async.domain.tokens import check_owner
-from assessment_async.llm_client import LLMClient, SlotTimeout
-from assessment_async.openapi import document_chat_stream, document_errors
-from assessment_async.services import chat
+from assessment_core.models import ChatIn, MessageIn, MessageOut, TurnOut
+from assessment_core.settings import Settings
+from assessment_core.tokens import check_owner
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from quart import Blueprint, ResponseReturnValue
 from quart_schema import hide
 
-from assessment_async.db import get_db
-from assessment_async.domain.errors import RETRY_AFTER_SECONDS
+from assessment_async.infra.db import get_db
+from assessment_core.errors import RETRY_AFTER_SECONDS
 
 bp = Blueprint("health", __name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Blueprint, Response
 from quart_schema import hide
 
-from assessment_async.metrics import exposition
+from assessment_async.infra.metrics import exposition
 
 bp = Blueprint("metrics", __name__)
 

@@ -7,10 +7,19 @@ from uuid import UUID
 from quart import Blueprint, ResponseReturnValue, current_app
 from quart_schema import document_response, validate_request
 
-from assessment_async.auth import bearer_hash, require_session
-from assessment_async.db import get_db
-from assessment_async.domain.instruments import PHQ9
-from assessment_async.domain.models import (
+from assessment_async.http.auth import bearer_hash, require_session
+from assessment_async.http.openapi import (
+    CLINICAL_ALERT,
+    document_body,
+    document_errors,
+    document_path_parameter,
+    document_response_headers,
+)
+from assessment_async.infra.db import get_db
+from assessment_async.services import phq
+from assessment_async.services.answer_writer import AnswerWriter
+from assessment_core.instruments import PHQ9
+from assessment_core.models import (
     AnswerIn,
     AnswerOut,
     AssessmentOut,
@@ -18,7 +27,7 @@ from assessment_async.domain.models import (
     PhqState,
     SubmitIn,
 )
-from assessment_async.domain.phq_api import (
+from assessment_core.questionnaire import (
     alert_headers,
     already_submitted,
     answer_body,
@@ -30,16 +39,7 @@ from assessment_async.domain.phq_api import (
     state_body,
     submitted_answers,
 )
-from assessment_async.domain.scoring import IncompleteAnswers
-from assessment_async.openapi import (
-    CLINICAL_ALERT,
-    document_body,
-    document_errors,
-    document_path_parameter,
-    document_response_headers,
-)
-from assessment_async.services import phq
-from assessment_async.services.answer_writer import AnswerWriter
+from assessment_core.scoring import IncompleteAnswers
 
 bp = Blueprint("phq", __name__, url_prefix="/api/sessions/<uuid:sid>/phq")
 

@@ -7,13 +7,13 @@ from uuid import UUID
 from quart import Blueprint, ResponseReturnValue
 from quart_schema import document_response, security_scheme, validate_request
 
-from assessment_async.auth import bearer_hash, new_token, require_session
-from assessment_async.db import get_db
-from assessment_async.domain.instruments import PHQ9
-from assessment_async.domain.models import SessionCreate, SessionCreated, SessionSummary
-from assessment_async.domain.phq_api import summary_body
-from assessment_async.openapi import document_response_headers
+from assessment_async.http.auth import bearer_hash, new_token, require_session
+from assessment_async.http.openapi import document_response_headers
+from assessment_async.infra.db import get_db
 from assessment_async.services import sessions
+from assessment_core.instruments import PHQ9
+from assessment_core.models import SessionCreate, SessionCreated, SessionSummary
+from assessment_core.questionnaire import summary_body
 
 bp = Blueprint("sessions", __name__, url_prefix="/api/sessions")
 

@@ -18,8 +18,8 @@ from uuid import UUID
 
 import asyncpg
 
-from assessment_async.db import Database, database_unavailable
-from assessment_async.metrics import SAVE_BATCH_SIZE
+from assessment_async.infra.db import Database, database_unavailable
+from assessment_async.infra.metrics import SAVE_BATCH_SIZE
 from assessment_async.services.phq import upsert_response
 
 log = logging.getLogger(__name__)

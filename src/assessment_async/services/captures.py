@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
-from assessment_async.db import Connection
+from assessment_async.infra.db import Connection
 
 
 @dataclass(frozen=True)

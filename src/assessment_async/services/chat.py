@@ -9,8 +9,8 @@ from uuid import UUID
 
 import asyncpg
 
-from assessment_async.db import Connection
-from assessment_async.domain.chat import TurnInProgress, TurnRateLimited
+from assessment_async.infra.db import Connection
+from assessment_core.chat import TurnInProgress, TurnRateLimited
 
 
 async def insert_turn(

@@ -13,9 +13,9 @@ from uuid import UUID
 
 import asyncpg
 
-from assessment_async.db import Connection
-from assessment_async.domain.instruments import Instrument
-from assessment_async.domain.scoring import score
+from assessment_async.infra.db import Connection
+from assessment_core.instruments import Instrument
+from assessment_core.scoring import score
 
 UPSERT_RESPONSE = """
 INSERT INTO responses (session_id, instrument, question_id, answer, updated_at)

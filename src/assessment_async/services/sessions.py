@@ -7,7 +7,7 @@ from uuid import UUID
 
 import asyncpg
 
-from assessment_async.db import Connection
+from assessment_async.infra.db import Connection
 
 
 async def insert_session(

@@ -14,8 +14,8 @@ import uuid
 import asyncpg
 import uvloop
 
-from assessment_async.domain.tokens import hash_token
 from assessment_async.services.phq import UPSERT_RESPONSE
+from assessment_core.tokens import hash_token
 
 
 async def run(url: str, seconds: float, sessions: list[dict[str, str]], concurrency: int,

@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 
-from assessment_async.config import Settings
 from assessment_bench.reliability.rawhttp import (
     PNG_MAGIC,
     Answer,
@@ -31,6 +30,7 @@ from assessment_bench.reliability.rawhttp import (
 )
 from assessment_bench.reliability.result import FaultResult
 from assessment_bench.reliability.server import Server, Stack
+from assessment_core.settings import Settings
 
 BODY_TIMEOUT = 2.0  # the servers under test get short body timeouts, so a cut comes quickly
 UPLOAD_TIMEOUT = 3.0

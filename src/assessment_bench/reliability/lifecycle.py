@@ -26,12 +26,12 @@ from typing import Any
 import httpx
 import psutil
 
-from assessment_async import migrate
-from assessment_async.embedded_db import EmbeddedPostgres
-from assessment_async.ports import free_port, port_is_free
 from assessment_bench.reliability import ledger
 from assessment_bench.reliability.result import FaultResult
 from assessment_bench.reliability.server import Server, Stack
+from assessment_core import migrate
+from assessment_dev.embedded_db import EmbeddedPostgres
+from assessment_dev.ports import free_port, port_is_free
 
 # Both apps give in-flight requests this long after SIGTERM (Hypercorn and Gunicorn settings).
 GRACE_SECONDS = 10

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import psutil
 
-from assessment_async.embedded_db import EmbeddedPostgres
-from assessment_async.ports import free_port
 from assessment_bench.variants import VARIANTS, start, stop, wait_ready
+from assessment_dev.embedded_db import EmbeddedPostgres
+from assessment_dev.ports import free_port
 
 
 @dataclass

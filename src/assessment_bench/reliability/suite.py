@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from assessment_async.fake_llm.launch import running_fake_llm
 from assessment_bench.reliability.result import FaultResult
 from assessment_bench.reliability.server import Stack
+from assessment_dev.fake_llm.launch import running_fake_llm
 
 Fault = tuple[Callable[[Stack, str], FaultResult], str]
 # Short answers (12 tokens, 2 ms apart) keep the ledger's chats quick; faults that need

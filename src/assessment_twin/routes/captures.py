@@ -7,18 +7,18 @@ from uuid import UUID
 
 from flask import Blueprint, current_app, request, send_file
 
-from assessment_async.config import Settings
-from assessment_async.domain.captures import (
+from assessment_async.services.captures import StoredFrame
+from assessment_core.captures import (
     EXTENSIONS,
     invalid,
     no_assessment,
     upload_boundary,
     upload_fields,
 )
-from assessment_async.domain.errors import APIError
-from assessment_async.domain.frame_stream import Block, Frame, FrameStream, Started, UploadLimits
-from assessment_async.domain.models import LinkIn
-from assessment_async.services.captures import StoredFrame
+from assessment_core.errors import APIError
+from assessment_core.frame_stream import Block, Frame, FrameStream, Started, UploadLimits
+from assessment_core.models import LinkIn
+from assessment_core.settings import Settings
 from assessment_twin import phase2
 from assessment_twin.http import bearer_hash, json_body, require_session
 from assessment_twin.routes import call

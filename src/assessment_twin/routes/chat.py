@@ -9,8 +9,7 @@ from uuid import UUID
 
 from flask import Blueprint, Response, current_app
 
-from assessment_async.config import Settings
-from assessment_async.domain.chat import (
+from assessment_core.chat import (
     StreamResult,
     TurnInProgress,
     TurnRateLimited,
@@ -26,7 +25,8 @@ from assessment_async.domain.chat import (
     too_many_turns,
     turn_in_progress,
 )
-from assessment_async.domain.models import ChatIn, MessageIn
+from assessment_core.models import ChatIn, MessageIn
+from assessment_core.settings import Settings
 from assessment_twin import phase2
 from assessment_twin.http import bearer_hash, json_body, require_session
 from assessment_twin.llm_client import SyncLLMClient

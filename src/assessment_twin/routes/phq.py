@@ -8,10 +8,10 @@ from uuid import UUID
 from flask import Blueprint
 from sqlalchemy import text
 
-from assessment_async.domain.errors import RETRY_AFTER_SECONDS
-from assessment_async.domain.instruments import PHQ9
-from assessment_async.domain.models import AnswerIn, SessionCreate, SubmitIn
-from assessment_async.domain.phq_api import (
+from assessment_core.errors import RETRY_AFTER_SECONDS
+from assessment_core.instruments import PHQ9
+from assessment_core.models import AnswerIn, SessionCreate, SubmitIn
+from assessment_core.questionnaire import (
     alert_headers,
     already_submitted,
     answer_body,
@@ -24,8 +24,8 @@ from assessment_async.domain.phq_api import (
     submitted_answers,
     summary_body,
 )
-from assessment_async.domain.scoring import IncompleteAnswers
-from assessment_async.domain.tokens import new_token
+from assessment_core.scoring import IncompleteAnswers
+from assessment_core.tokens import new_token
 from assessment_twin import phase2
 from assessment_twin.http import bearer_hash, json_body, require_session
 from assessment_twin.routes import call

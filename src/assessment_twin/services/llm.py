@@ -10,7 +10,7 @@ from uuid import UUID
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from assessment_async.domain.chat import TurnInProgress, TurnRateLimited
+from assessment_core.chat import TurnInProgress, TurnRateLimited
 from assessment_twin.db import transaction
 
 

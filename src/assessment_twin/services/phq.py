@@ -9,8 +9,8 @@ from uuid import UUID
 
 from sqlalchemy import Engine, text
 
-from assessment_async.domain.instruments import INSTRUMENTS
-from assessment_async.domain.scoring import score
+from assessment_core.instruments import INSTRUMENTS
+from assessment_core.scoring import score
 from assessment_twin.db import transaction
 
 UPSERT_RESPONSE = text("""

@@ -1,7 +1,0 @@
-"""`python -m assessment_async.fake_llm` = `assessment-async fake-llm`."""
-
-import sys
-
-from assessment_async.cli import main
-
-sys.exit(main(["fake-llm", *sys.argv[1:]]))

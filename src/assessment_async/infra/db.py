@@ -1,0 +1,100 @@
+"""The database lifecycle: one SQLAlchemy async engine (the pool) per app, made while serving.
+
+Services run their SQL on the asyncpg connection under a pooled SQLAlchemy connection: the
+pool brings checkout, reset and invalidation after a server restart; asyncpg brings prepared
+statements and one round trip per statement. `shared/design.md` measured the ORM and text()
+layers at 60% of this path's throughput, so the services do not use them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+from asyncpg import Connection
+from quart import current_app
+from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from assessment_async.infra.metrics import POOL_IN_USE, POOL_SIZE
+from assessment_core.settings import Settings, driver_url
+
+
+class Database:
+    def __init__(self, settings: Settings, database_url: str,
+                 pool_size: int | None = None) -> None:
+        pool_size = pool_size or settings.db_pool_size
+        self.engine: AsyncEngine = create_async_engine(
+            driver_url(database_url, "asyncpg"),
+            pool_size=pool_size,
+            max_overflow=0,
+            pool_timeout=settings.db_pool_timeout,
+            connect_args={"timeout": settings.db_connect_timeout},
+        )
+        event.listen(self.engine.sync_engine, "checkout", _discard_closed)
+        POOL_SIZE.inc(pool_size)
+        self._pool_size = pool_size
+        event.listen(self.engine.sync_engine, "checkout", lambda *_: POOL_IN_USE.inc())
+        event.listen(self.engine.sync_engine, "checkin", lambda *_: POOL_IN_USE.dec())
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Connection]:
+        """A pooled asyncpg connection for one task; returned to the pool on exit."""
+        async with self.engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            yield raw.driver_connection
+
+    async def ping(self, timeout: float = 1.0) -> None:
+        async with asyncio.timeout(timeout), self.connection() as conn:
+            await conn.fetchval("SELECT 1")
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+        POOL_SIZE.dec(self._pool_size)
+
+
+def _discard_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """Replace a pooled connection the server has closed (a restart, an admin's kill).
+
+    Services use the asyncpg connection directly, so SQLAlchemy never sees their errors and
+    would hand the dead connection out again forever. asyncpg knows at no cost when the server
+    closed the socket; pool_pre_ping would spend a round trip on every checkout to learn it.
+    """
+    if dbapi_connection.driver_connection.is_closed():
+        raise sa_exc.DisconnectionError("the server closed this connection")
+
+
+def get_db() -> Database:
+    db: Database = current_app.extensions["db"]
+    return db
+
+
+_UNAVAILABLE = (
+    OSError,  # refused, reset, unreachable
+    TimeoutError,  # connect timeout
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.AdminShutdownError,  # terminated by a restart
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,  # the connection closed under us
+    # The server's "terminating connection" arrived while the connection sat in the pool and
+    # the close has not been seen yet: the next query finds the protocol mid-error.
+    asyncpg.InternalClientError,
+    sa_exc.TimeoutError,  # every pooled connection busy for pool_timeout
+)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error` (or what caused it) means the database cannot be reached right now."""
+    seen: Any = error
+    while seen is not None:
+        if isinstance(seen, sa_exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        if isinstance(seen, _UNAVAILABLE):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

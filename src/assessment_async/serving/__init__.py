@@ -1,0 +1,1 @@
+"""How the ASGI app is served: the import path servers load, Uvicorn or Hypercorn, workers."""

@@ -1,0 +1,140 @@
+"""The PHQ-9 routes' rules and bodies, the same in both apps: item parsing, submit checks,
+the assessment body with its unmissable item-9 alert, the FHIR view of stored rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from assessment_core import fhir
+from assessment_core.errors import APIError
+from assessment_core.instruments import Instrument
+from assessment_core.models import ResponseIn
+from assessment_core.scoring import InvalidAnswer, Score, check_answer
+
+Row = Mapping[str, Any]
+
+ITEM9_ALERT = {
+    "code": "ITEM9_POSITIVE",
+    "message": "Item 9 (thoughts of death or self-harm) was answered above 0: a clinician must "
+               "review this assessment before the participant leaves.",
+}
+ALERT_HEADER = "X-Clinical-Alert"
+
+
+def parse_question_id(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise APIError(422, "VALIDATION_ERROR", f"question_id must be an item number, got {raw!r}.",
+                       [{"field": "question_id", "message": "not an integer"}]) from None
+
+
+def invalid(error: InvalidAnswer, field_prefix: str = "") -> APIError:
+    field = f"{field_prefix}{error.field}"
+    return APIError(422, "VALIDATION_ERROR", error.message, [{"field": field,
+                                                            "message": error.message}])
+
+
+def checked_item(instrument: Instrument, raw_question_id: str, answer: int) -> int:
+    """The item number of a one-answer save, with the answer checked against the item."""
+    question_id = parse_question_id(raw_question_id)
+    try:
+        check_answer(instrument, question_id, answer)
+    except InvalidAnswer as error:
+        raise invalid(error) from None
+    return question_id
+
+
+def submitted_answers(instrument: Instrument, responses: Sequence[ResponseIn]) -> dict[int, int]:
+    """A submit body's answers by item; 422 naming the first bad or repeated entry."""
+    answers: dict[int, int] = {}
+    for index, response in enumerate(responses):
+        try:
+            check_answer(instrument, response.question_id, response.answer)
+        except InvalidAnswer as error:
+            raise invalid(error, f"responses.{index}.") from None
+        if response.question_id in answers:
+            raise APIError(422, "VALIDATION_ERROR", f"Item {response.question_id} appears twice.",
+                           [{"field": f"responses.{index}.question_id", "message": "duplicate"}])
+        answers[response.question_id] = response.answer
+    return answers
+
+
+def incomplete(missing: list[int]) -> APIError:
+    return APIError(422, "INCOMPLETE_QUESTIONNAIRE", f"Answer items {missing} before submitting.",
+                    [{"field": "responses", "message": f"item {item} has no answer"}
+                     for item in missing])
+
+
+def already_submitted() -> APIError:
+    return APIError(409, "ALREADY_SUBMITTED", "This questionnaire was submitted; its answers can "
+                    "no longer change.")
+
+
+def check_repeat(stored: Row, answers: Mapping[int, int]) -> None:
+    """A repeated submit may only resend the answers that were scored (409 otherwise)."""
+    scored = {int(k): v for k, v in stored["answers"].items()}
+    changed = [q for q, a in answers.items() if scored.get(q) != a]
+    if changed:
+        raise APIError(409, "ALREADY_SUBMITTED", f"This questionnaire was already submitted "
+                       f"with other answers for items {changed}; they can no longer change.")
+
+
+def answer_body(row: Row) -> dict[str, Any]:
+    return {"question_id": row["question_id"], "answer": row["answer"],
+            "updated_at": row["updated_at"]}
+
+
+def assessment_body(row: Row) -> dict[str, Any]:
+    return {
+        "assessment_id": row["id"],
+        "instrument": row["instrument"],
+        "total_score": row["total_score"],
+        "severity": row["severity"],
+        "item9_positive": row["flagged"],
+        "difficulty": row["difficulty"],
+        "submitted_at": row["submitted_at"],
+        "alerts": [ITEM9_ALERT] if row["flagged"] else [],
+    }
+
+
+def alert_headers(row: Row | None) -> dict[str, str]:
+    return {ALERT_HEADER: "item9-positive"} if row is not None and row["flagged"] else {}
+
+
+def state_body(responses: Iterable[Row], assessment: Row | None) -> dict[str, Any]:
+    return {"responses": [answer_body(r) for r in responses],
+            "assessment": assessment_body(assessment) if assessment else None}
+
+
+def fhir_body(instrument: Instrument, session_id: UUID, responses: Sequence[Row],
+              assessment: Row | None) -> dict[str, Any]:
+    """The FHIR resource: the scored answers once submitted, else the answers saved so far."""
+    authored: datetime | None
+    if assessment is not None:
+        answers = {int(k): v for k, v in assessment["answers"].items()}
+        result: Score | None = Score(assessment["total_score"], assessment["severity"],
+                                     assessment["flagged"], assessment["difficulty"])
+        authored = assessment["submitted_at"]
+    else:
+        answers = {r["question_id"]: r["answer"] for r in responses}
+        result = None
+        authored = max((r["updated_at"] for r in responses), default=None)
+    return fhir.questionnaire_response(instrument, session_id, answers, authored, result)
+
+
+def summary_body(row: Row) -> dict[str, Any]:
+    return {
+        "session_id": row["id"],
+        "participant_ref": row["participant_ref"],
+        "created_at": row["created_at"],
+        "phq": {
+            "answered": row["answered"],
+            "submitted": row["assessment_id"] is not None,
+            "assessment_id": row["assessment_id"],
+            "item9_positive": bool(row["flagged"]),
+        },
+    }
