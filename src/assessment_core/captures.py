@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from assessment_core.errors import APIError
@@ -17,6 +19,11 @@ SIGNATURES = (
 )
 SNIFF_BYTES = max(len(magic) for magic, _, _ in SIGNATURES)
 EXTENSIONS = {content_type: ext for _, content_type, ext in SIGNATURES}
+
+
+def storage_key(session_id: UUID, capture_id: UUID, content_type: str) -> str:
+    """Where a frame's bytes live in storage: a server-made name, never the client's."""
+    return f"{session_id}/{capture_id}.{EXTENSIONS[content_type]}"
 
 
 def sniff(head: bytes) -> str | None:
@@ -62,3 +69,35 @@ def upload_boundary(mimetype: str, params: Mapping[str, str], content_length: in
         raise APIError(413, "PAYLOAD_TOO_LARGE", f"An upload may carry at most {max_bytes} "
                        "bytes.")
     return boundary
+
+
+@dataclass(frozen=True)
+class StoredFrame:
+    """A frame whose object is complete in storage, ready for its row."""
+
+    capture_id: UUID
+    storage_key: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    original_filename: str | None
+
+
+def frame_rows(batch_id: UUID, session_id: UUID, capture_type: str, assessment_id: UUID | None,
+               assessment_type: str | None,
+               frames: Sequence[StoredFrame]) -> Iterator[dict[str, Any]]:
+    """The values of SQL.insert_capture for each frame of a batch, in the order sent."""
+    for position, frame in enumerate(frames):
+        yield {"id": frame.capture_id, "batch_id": batch_id, "session_id": session_id,
+               "position": position, "capture_type": capture_type,
+               "assessment_id": assessment_id, "assessment_type": assessment_type,
+               "storage_key": frame.storage_key, "content_type": frame.content_type,
+               "size_bytes": frame.size_bytes, "sha256": frame.sha256,
+               "original_filename": frame.original_filename}
+
+
+def batch_body(batch_id: UUID, frames: Sequence[StoredFrame]) -> dict[str, Any]:
+    """The answer to an upload: the batch and, per frame, what was stored."""
+    return {"batch_id": batch_id, "captures": [
+        {"capture_id": f.capture_id, "size_bytes": f.size_bytes, "sha256": f.sha256,
+         "content_type": f.content_type} for f in frames]}

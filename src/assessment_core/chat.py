@@ -13,6 +13,19 @@ from assessment_core.errors import APIError
 
 ROLES = ("user", "assistant", "system")
 
+# A turn still `streaming` this long after the turn cap was cut off by a dead server: the
+# next chat of its session closes it (partial or failed) rather than wait behind it.
+STALE_MARGIN_SECONDS = 60
+# How long the end of a turn keeps retrying an unreachable database before the turn is
+# reported not saved (a restart is back within seconds); an unsaved turn blocks the session's
+# next chat until it goes stale.
+SAVE_RETRY_SECONDS = 15.0
+
+
+def stale_after(turn_timeout: float) -> float:
+    """Seconds after which a `streaming` turn counts as left behind by a dead server."""
+    return turn_timeout + STALE_MARGIN_SECONDS
+
 
 def build_prompt(
     system_prompt: str, history: Iterable[Mapping[str, Any]], message: str

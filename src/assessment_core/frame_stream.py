@@ -16,8 +16,9 @@ from uuid import UUID, uuid4
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
-from assessment_core.captures import SNIFF_BYTES, sniff
+from assessment_core.captures import SNIFF_BYTES, StoredFrame, sniff, storage_key
 from assessment_core.errors import APIError
+from assessment_core.settings import Settings
 
 WRITE_BLOCK = 64 * 1024
 MAX_FIELD_BYTES = 1024
@@ -36,6 +37,12 @@ class UploadLimits:
     idle_timeout: float  # longest wait for the next piece of the body
     total_timeout: float  # longest the whole body may take
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> UploadLimits:
+        return cls(settings.capture_max_frame_bytes, settings.capture_max_request_bytes,
+                   settings.capture_max_frames, settings.upload_idle_timeout,
+                   settings.upload_timeout)
+
 
 @dataclass
 class Frame:
@@ -51,6 +58,13 @@ class Frame:
     @property
     def sha256(self) -> str:
         return self.hasher.hexdigest()
+
+    def stored(self, session_id: UUID) -> StoredFrame:
+        """This frame, checked and complete, as its row will hold it."""
+        assert self.content_type is not None, "a frame's kind is known once it is complete"
+        return StoredFrame(self.capture_id, storage_key(session_id, self.capture_id,
+                                                        self.content_type),
+                           self.content_type, self.size, self.sha256, self.display_name)
 
     @property
     def display_name(self) -> str | None:

@@ -3,16 +3,17 @@ the assessment body with its unmissable item-9 alert, the FHIR view of stored ro
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from assessment_core import fhir
 from assessment_core.errors import APIError
 from assessment_core.instruments import Instrument
 from assessment_core.models import ResponseIn
-from assessment_core.scoring import InvalidAnswer, Score, check_answer
+from assessment_core.scoring import InvalidAnswer, Score, check_answer, score
 
 Row = Mapping[str, Any]
 
@@ -81,6 +82,17 @@ def check_repeat(stored: Row, answers: Mapping[int, int]) -> None:
     if changed:
         raise APIError(409, "ALREADY_SUBMITTED", f"This questionnaire was already submitted "
                        f"with other answers for items {changed}; they can no longer change.")
+
+
+def assessment_values(instrument: Instrument, session_id: UUID,
+                      saved: Mapping[int, int]) -> dict[str, Any]:
+    """The values of SQL.insert_assessment: the saved answers scored, and kept as scored.
+    Raises IncompleteAnswers when scored items have no answer."""
+    result = score(instrument, saved)
+    return {"id": uuid4(), "session_id": session_id, "instrument": instrument.key,
+            "total_score": result.total, "severity": result.severity,
+            "flagged": result.flagged, "difficulty": result.difficulty,
+            "answers": json.dumps({str(k): v for k, v in sorted(saved.items())})}
 
 
 def answer_body(row: Row) -> dict[str, Any]:

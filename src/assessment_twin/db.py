@@ -1,19 +1,24 @@
-"""One sync SQLAlchemy engine (psycopg2) per worker process, the same pool size as the ASGI app."""
+"""One sync SQLAlchemy engine (psycopg2) per worker process, the same pool size as the ASGI app;
+the shared statements (assessment_core/sql) run on it in psycopg2's named form."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg2
 import psycopg2.extras
 from sqlalchemy import Connection, Engine, create_engine
-from sqlalchemy import exc as sa_exc
 
+from assessment_core import database
 from assessment_core.settings import Settings, driver_url
+from assessment_core.sql import Statement
 
 # uuid columns come back as uuid.UUID, as they do from asyncpg.
 psycopg2.extras.register_uuid()
+
+CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError, OSError)
 
 
 def make_engine(settings: Settings, database_url: str) -> Engine:
@@ -34,21 +39,28 @@ def transaction(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
-_UNAVAILABLE = (
-    psycopg2.OperationalError,
-    psycopg2.InterfaceError,
-    sa_exc.TimeoutError,  # every pooled connection busy for pool_timeout
-    OSError,
-)
-
-
 def database_unavailable(error: BaseException) -> bool:
     """Whether `error` (or what caused it) means the database cannot be reached right now."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, sa_exc.DBAPIError) and seen.connection_invalidated:
-            return True
-        if isinstance(seen, _UNAVAILABLE) and not isinstance(seen, sa_exc.StatementError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    return database.database_unavailable(error, CONNECTION_ERRORS)
+
+
+def fetch(conn: Connection, statement: Statement, **values: Any) -> list[dict[str, Any]]:
+    return [dict(row) for row in conn.exec_driver_sql(statement.psycopg, values).mappings()]
+
+
+def fetchrow(conn: Connection, statement: Statement, **values: Any) -> dict[str, Any] | None:
+    row = conn.exec_driver_sql(statement.psycopg, values).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def fetchval(conn: Connection, statement: Statement, **values: Any) -> Any:
+    return conn.exec_driver_sql(statement.psycopg, values).scalar()
+
+
+def execute(conn: Connection, statement: Statement, **values: Any) -> int:
+    """Run one statement; how many rows it touched."""
+    return int(conn.exec_driver_sql(statement.psycopg, values).rowcount)
+
+
+def executemany(conn: Connection, statement: Statement, rows: Iterable[dict[str, Any]]) -> None:
+    conn.exec_driver_sql(statement.psycopg, list(rows))

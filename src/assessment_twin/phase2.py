@@ -5,12 +5,24 @@ asyncio.run() ("Or use asyncio.run() for sync route compatibility")."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
 from typing import Any
 from uuid import UUID
+
+from flask import current_app
 
 from assessment_twin.services.camera import CameraAssessmentService
 from assessment_twin.services.llm import LLMConversationService
 from assessment_twin.services.phq import PHQResponseService
+
+
+def call(sync_fn: Callable[..., Any], async_fn: Callable[..., Coroutine[Any, Any, Any]],
+         *args: Any) -> Any:
+    """The service call as the variant makes it: directly, or (phase 2) through asyncio.run()
+    of the notes' run_in_executor wrapper."""
+    if current_app.config["PHASE2"]:
+        return asyncio.run(async_fn(*args))
+    return sync_fn(*args)
 
 
 # Individual response saves (non-blocking)

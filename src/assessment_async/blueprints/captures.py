@@ -16,7 +16,7 @@ from assessment_async.infra.db import get_db
 from assessment_async.infra.storage import Storage
 from assessment_async.services import captures
 from assessment_core.captures import (
-    EXTENSIONS,
+    batch_body,
     invalid,
     no_assessment,
     upload_boundary,
@@ -33,12 +33,6 @@ def storage() -> Storage:
     return value
 
 
-def limits(settings: Settings) -> UploadLimits:
-    return UploadLimits(settings.capture_max_frame_bytes, settings.capture_max_request_bytes,
-                        settings.capture_max_frames, settings.upload_idle_timeout,
-                        settings.upload_timeout)
-
-
 @bp.post("")
 @document_request(CaptureUpload, source=DataSource.FORM_MULTIPART)
 @document_response(BatchOut, 201)
@@ -51,7 +45,8 @@ async def create_batch_capture_with_assessment_id(sid: UUID) -> ResponseReturnVa
     db = get_db()
     async with db.connection() as conn:
         await require_session(conn, sid, token_hash)
-    received = await receive_frames(request.body, boundary, storage(), limits(settings))
+    received = await receive_frames(request.body, boundary, storage(),
+                                    UploadLimits.from_settings(settings))
     committed: list[str] = []
     try:
         capture_type, assessment_id = upload_fields(len(received.frames), received.fields)
@@ -62,15 +57,10 @@ async def create_batch_capture_with_assessment_id(sid: UUID) -> ResponseReturnVa
                     conn, sid, assessment_id)
             if assessment_type is None:
                 raise no_assessment(assessment_id)
-        frames = []
-        for frame, upload in received.frames:
-            assert frame.content_type is not None
-            key = f"{sid}/{frame.capture_id}.{EXTENSIONS[frame.content_type]}"
-            await upload.commit(key)
-            committed.append(key)
-            frames.append(captures.StoredFrame(frame.capture_id, key, frame.content_type,
-                                               frame.size, frame.sha256,
-                                               frame.display_name))
+        frames = [frame.stored(sid) for frame, _ in received.frames]
+        for stored, (_, upload) in zip(frames, received.frames, strict=True):
+            await upload.commit(stored.storage_key)
+            committed.append(stored.storage_key)
         # Rows only after every file is complete, fsynced and in place.
         async with db.connection() as conn:
             batch_id = await captures.insert_batch(conn, sid, capture_type, assessment_id,
@@ -80,10 +70,7 @@ async def create_batch_capture_with_assessment_id(sid: UUID) -> ResponseReturnVa
         await asyncio.gather(*(storage().delete(key) for key in committed),
                              return_exceptions=True)
         raise
-    body = {"batch_id": batch_id, "captures": [
-        {"capture_id": f.capture_id, "size_bytes": f.size_bytes, "sha256": f.sha256,
-         "content_type": f.content_type} for f in frames]}
-    return body, 201
+    return batch_body(batch_id, frames), 201
 
 
 @bp.post("/link")

@@ -3,25 +3,28 @@
 Services run their SQL on the asyncpg connection under a pooled SQLAlchemy connection: the
 pool brings checkout, reset and invalidation after a server restart; asyncpg brings prepared
 statements and one round trip per statement. `shared/design.md` measured the ORM and text()
-layers at 60% of this path's throughput, so the services do not use them.
+layers at 60% of this path's throughput, so the services do not use them: they run the shared
+statements (assessment_core/sql) through fetch, fetchrow, fetchval, execute and executemany.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-from asyncpg import Connection
+from asyncpg import Connection, Record
 from quart import current_app
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from assessment_async.infra.metrics import POOL_IN_USE, POOL_SIZE
+from assessment_core import database
 from assessment_core.settings import Settings, driver_url
+from assessment_core.sql import SQL, Statement
 
 
 class Database:
@@ -50,7 +53,7 @@ class Database:
 
     async def ping(self, timeout: float = 1.0) -> None:
         async with asyncio.timeout(timeout), self.connection() as conn:
-            await conn.fetchval("SELECT 1")
+            await fetchval(conn, SQL.ping)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -73,7 +76,7 @@ def get_db() -> Database:
     return db
 
 
-_UNAVAILABLE = (
+CONNECTION_ERRORS = (
     OSError,  # refused, reset, unreachable
     TimeoutError,  # connect timeout
     asyncpg.PostgresConnectionError,
@@ -84,17 +87,34 @@ _UNAVAILABLE = (
     # The server's "terminating connection" arrived while the connection sat in the pool and
     # the close has not been seen yet: the next query finds the protocol mid-error.
     asyncpg.InternalClientError,
-    sa_exc.TimeoutError,  # every pooled connection busy for pool_timeout
 )
 
 
 def database_unavailable(error: BaseException) -> bool:
     """Whether `error` (or what caused it) means the database cannot be reached right now."""
-    seen: Any = error
-    while seen is not None:
-        if isinstance(seen, sa_exc.DBAPIError) and seen.connection_invalidated:
-            return True
-        if isinstance(seen, _UNAVAILABLE):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    return database.database_unavailable(error, CONNECTION_ERRORS)
+
+
+# The shared statements (assessment_core/sql) on asyncpg:
+#     await fetch(conn, SQL.select_turns, session_id=sid)
+async def fetch(conn: Connection, statement: Statement, **values: Any) -> list[Record]:
+    return await conn.fetch(statement.asyncpg, *statement.args(**values))
+
+
+async def fetchrow(conn: Connection, statement: Statement, **values: Any) -> Record | None:
+    return await conn.fetchrow(statement.asyncpg, *statement.args(**values))
+
+
+async def fetchval(conn: Connection, statement: Statement, **values: Any) -> Any:
+    return await conn.fetchval(statement.asyncpg, *statement.args(**values))
+
+
+async def execute(conn: Connection, statement: Statement, **values: Any) -> int:
+    """Run one statement; how many rows it touched."""
+    status: str = await conn.execute(statement.asyncpg, *statement.args(**values))
+    return int(status.rsplit(" ", 1)[-1]) if status[-1:].isdigit() else 0
+
+
+async def executemany(conn: Connection, statement: Statement,
+                      rows: Iterable[dict[str, Any]]) -> None:
+    await conn.executemany(statement.asyncpg, [statement.args(**row) for row in rows])

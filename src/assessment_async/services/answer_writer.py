@@ -13,33 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 from uuid import UUID
 
 import asyncpg
 
-from assessment_async.infra.db import Database, database_unavailable
+from assessment_async.infra.db import Connection, Database, database_unavailable, fetch
 from assessment_async.infra.metrics import SAVE_BATCH_SIZE
-from assessment_async.services.phq import upsert_response
+from assessment_core.sql import SQL
 
 log = logging.getLogger(__name__)
-
-# The batch form of services.phq.UPSERT_RESPONSE: the same checks, row by row. Rows go in key
-# order so that two batches in flight (several workers) take row locks in the same order and
-# cannot deadlock.
-UPSERT_RESPONSES = """
-INSERT INTO responses (session_id, instrument, question_id, answer, updated_at)
-SELECT s.id, i.instrument, i.question_id, i.answer, now()
-  FROM unnest($1::uuid[], $2::bytea[], $3::text[], $4::smallint[], $5::smallint[])
-       AS i(session_id, token_hash, instrument, question_id, answer)
-  JOIN sessions s ON s.id = i.session_id AND s.token_hash = i.token_hash
- WHERE NOT EXISTS (SELECT 1 FROM assessments a
-                    WHERE a.session_id = s.id AND a.instrument = i.instrument)
- ORDER BY s.id, i.instrument, i.question_id
-ON CONFLICT (session_id, instrument, question_id)
-DO UPDATE SET answer = EXCLUDED.answer, updated_at = EXCLUDED.updated_at
-RETURNING session_id, instrument, question_id, answer, updated_at
-"""
 
 MAX_BATCH = 500
 # The writer's own pool (taken from DB_POOL_SIZE): one flush runs at a time, the second connection
@@ -112,11 +97,7 @@ class AnswerWriter:
         SAVE_BATCH_SIZE.observe(len(batch))
         try:
             async with self._db.connection() as conn:
-                rows = await conn.fetch(
-                    UPSERT_RESPONSES,
-                    [i.session_id for i in batch], [i.token_hash for i in batch],
-                    [i.instrument for i in batch], [i.question_id for i in batch],
-                    [i.answer for i in batch])
+                rows = await upsert_responses(conn, batch)
         except Exception as error:  # noqa: BLE001 - every waiting request gets its answer
             if database_unavailable(error) or len(batch) == 1:
                 for item in batch:
@@ -135,12 +116,37 @@ class AnswerWriter:
     async def _write_one(self, item: _Save) -> None:
         try:
             async with self._db.connection() as conn:
-                row = await upsert_response(conn, item.session_id, item.token_hash,
-                                            item.instrument, item.question_id, item.answer)
+                rows = await upsert_responses(conn, [item])
         except Exception as error:  # noqa: BLE001
             _settle(item, error=error)
         else:
-            _settle(item, result=row)
+            _settle(item, result=rows[0] if rows else None)
+
+
+class Answer(Protocol):
+    """One answer to save, with the hash of the token that must open its session."""
+
+    @property
+    def session_id(self) -> UUID: ...
+    @property
+    def token_hash(self) -> bytes: ...
+    @property
+    def instrument(self) -> str: ...
+    @property
+    def question_id(self) -> int: ...
+    @property
+    def answer(self) -> int: ...
+
+
+async def upsert_responses(conn: Connection, batch: Sequence[Answer]) -> list[asyncpg.Record]:
+    """Write the batch in one statement (SQL.upsert_responses); the rows it saved. A row is
+    left out when its token does not open its session or the questionnaire was submitted."""
+    return await fetch(conn, SQL.upsert_responses,
+                       session_ids=[i.session_id for i in batch],
+                       token_hashes=[i.token_hash for i in batch],
+                       instruments=[i.instrument for i in batch],
+                       question_ids=[i.question_id for i in batch],
+                       answers=[i.answer for i in batch])
 
 
 def _settle(item: _Save, result: asyncpg.Record | None = None,

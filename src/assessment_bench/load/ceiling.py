@@ -14,8 +14,10 @@ import uuid
 import asyncpg
 import uvloop
 
-from assessment_async.services.phq import UPSERT_RESPONSE
+from assessment_core.sql import SQL
 from assessment_core.tokens import hash_token
+
+UPSERT_RESPONSE = SQL.upsert_response.asyncpg  # the twin's one-answer statement
 
 
 async def run(url: str, seconds: float, sessions: list[dict[str, str]], concurrency: int,
@@ -31,8 +33,9 @@ async def run(url: str, seconds: float, sessions: list[dict[str, str]], concurre
         while time.perf_counter() < stop_at:
             session_id, token_hash = keys[i % len(keys)]
             async with pool.acquire() as conn:
-                await conn.fetchrow(UPSERT_RESPONSE, session_id, token_hash, "phq9",
-                                    i % 10 + 1, i % 4)
+                await conn.fetchrow(UPSERT_RESPONSE, *SQL.upsert_response.args(
+                    session_id=session_id, token_hash=token_hash, instrument="phq9",
+                    question_id=i % 10 + 1, answer=i % 4))
             done += 1
             i += concurrency
 

@@ -7,9 +7,8 @@ from uuid import UUID
 
 from flask import Blueprint, current_app, request, send_file
 
-from assessment_async.services.captures import StoredFrame
 from assessment_core.captures import (
-    EXTENSIONS,
+    batch_body,
     invalid,
     no_assessment,
     upload_boundary,
@@ -21,7 +20,7 @@ from assessment_core.models import LinkIn
 from assessment_core.settings import Settings
 from assessment_twin import phase2
 from assessment_twin.http import bearer_hash, json_body, require_session
-from assessment_twin.routes import call
+from assessment_twin.phase2 import call
 from assessment_twin.services.camera import CameraAssessmentService
 from assessment_twin.storage import SyncLocalStorage, SyncUpload
 
@@ -59,10 +58,7 @@ def create_batch_capture_with_assessment_id(sid: UUID) -> Any:
     boundary = upload_boundary(request.mimetype, request.mimetype_params,
                                request.content_length, settings.capture_max_request_bytes)
     require_session(sid, token_hash)
-    limits = UploadLimits(settings.capture_max_frame_bytes, settings.capture_max_request_bytes,
-                          settings.capture_max_frames, settings.upload_idle_timeout,
-                          settings.upload_timeout)
-    frames, fields = receive(boundary, storage, limits)
+    frames, fields = receive(boundary, storage, UploadLimits.from_settings(settings))
     committed: list[str] = []
     try:
         capture_type, assessment_id = upload_fields(len(frames), fields)
@@ -71,14 +67,10 @@ def create_batch_capture_with_assessment_id(sid: UUID) -> Any:
             assessment_type = CameraAssessmentService.assessment_instrument(sid, assessment_id)
             if assessment_type is None:
                 raise no_assessment(assessment_id)
-        stored = []
-        for frame, upload in frames:
-            assert frame.content_type is not None
-            key = f"{sid}/{frame.capture_id}.{EXTENSIONS[frame.content_type]}"
-            upload.commit(key)
-            committed.append(key)
-            stored.append(StoredFrame(frame.capture_id, key, frame.content_type, frame.size,
-                                      frame.sha256, frame.display_name))
+        stored = [frame.stored(sid) for frame, _ in frames]
+        for done, (_, upload) in zip(stored, frames, strict=True):
+            upload.commit(done.storage_key)
+            committed.append(done.storage_key)
         batch_id = call(CameraAssessmentService.create_batch_capture_with_assessment_id,
                         phase2.create_batch_capture_async, assessment_id, stored, capture_type,
                         {"session_id": sid, "assessment_type": assessment_type})
@@ -88,9 +80,7 @@ def create_batch_capture_with_assessment_id(sid: UUID) -> Any:
         for key in committed:
             storage.delete(key)
         raise
-    return {"batch_id": batch_id, "captures": [
-        {"capture_id": f.capture_id, "size_bytes": f.size_bytes, "sha256": f.sha256,
-         "content_type": f.content_type} for f in stored]}, 201
+    return batch_body(batch_id, stored), 201
 
 
 @bp.post("/link")

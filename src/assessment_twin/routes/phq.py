@@ -6,7 +6,6 @@ from typing import Any
 from uuid import UUID
 
 from flask import Blueprint
-from sqlalchemy import text
 
 from assessment_core.errors import RETRY_AFTER_SECONDS
 from assessment_core.instruments import PHQ9
@@ -28,7 +27,7 @@ from assessment_core.scoring import IncompleteAnswers
 from assessment_core.tokens import new_token
 from assessment_twin import phase2
 from assessment_twin.http import bearer_hash, json_body, require_session
-from assessment_twin.routes import call
+from assessment_twin.phase2 import call
 from assessment_twin.services.phq import PHQResponseService
 from assessment_twin.services.sessions import SessionService
 
@@ -44,8 +43,7 @@ def healthz() -> Reply:
 @bp.get("/readyz")
 def readyz() -> Reply:
     try:
-        with SessionService.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        SessionService.ping()
     except Exception as error:  # any failure means: do not route traffic here
         body = {"status": "unavailable", "reason": f"database: {type(error).__name__}"}
         return body, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
-from assessment_async.services.captures import StoredFrame
-from assessment_twin.db import transaction
+from assessment_core.captures import StoredFrame, frame_rows
+from assessment_core.sql import SQL
+from assessment_twin.db import execute, executemany, fetch, fetchrow, fetchval, transaction
 
 
 class CameraAssessmentService:
@@ -18,9 +19,9 @@ class CameraAssessmentService:
     @classmethod
     def assessment_instrument(cls, session_id: UUID, assessment_id: UUID) -> str | None:
         with transaction(cls.engine) as conn:
-            instrument: str | None = conn.execute(text(
-                "SELECT instrument FROM assessments WHERE id = :a AND session_id = :sid"),
-                {"a": assessment_id, "sid": session_id}).scalar()
+            instrument: str | None = fetchval(conn, SQL.select_assessment_instrument,
+                                              assessment_id=assessment_id,
+                                              session_id=session_id)
         return instrument
 
     @classmethod
@@ -32,20 +33,11 @@ class CameraAssessmentService:
         batch_id = uuid4()
         session_id = extra["session_id"]
         with transaction(cls.engine) as conn:
-            conn.execute(text(
-                "INSERT INTO capture_batches (id, session_id, capture_type, assessment_id) "
-                "VALUES (:id, :sid, :t, :a)"),
-                {"id": batch_id, "sid": session_id, "t": capture_type, "a": assessment_id})
-            conn.execute(text("""
-                INSERT INTO captures (id, batch_id, session_id, position, capture_type,
-                                      assessment_id, assessment_type, storage_key, content_type,
-                                      size_bytes, sha256, original_filename)
-                VALUES (:id, :batch, :sid, :pos, :t, :a, :at, :key, :ct, :size, :sha, :name)"""),
-                [{"id": f.capture_id, "batch": batch_id, "sid": session_id, "pos": position,
-                  "t": capture_type, "a": assessment_id, "at": extra.get("assessment_type"),
-                  "key": f.storage_key, "ct": f.content_type, "size": f.size_bytes,
-                  "sha": f.sha256, "name": f.original_filename}
-                 for position, f in enumerate(frames)])
+            execute(conn, SQL.insert_batch, id=batch_id, session_id=session_id,
+                    capture_type=capture_type, assessment_id=assessment_id)
+            executemany(conn, SQL.insert_capture,
+                        frame_rows(batch_id, session_id, capture_type, assessment_id,
+                                   extra.get("assessment_type"), frames))
         return batch_id
 
     @classmethod
@@ -53,27 +45,16 @@ class CameraAssessmentService:
         cls, session_id: UUID, assessment_id: UUID, assessment_type: str,
     ) -> int:
         with transaction(cls.engine) as conn:
-            result = conn.execute(text("""
-                UPDATE captures SET assessment_id = :a, assessment_type = :t
-                 WHERE session_id = :sid AND assessment_id IS NULL"""),
-                {"sid": session_id, "a": assessment_id, "t": assessment_type})
-        return int(result.rowcount)
+            return execute(conn, SQL.link_unlinked, session_id=session_id,
+                           assessment_id=assessment_id, assessment_type=assessment_type)
 
     @classmethod
     def list_captures(cls, session_id: UUID) -> list[dict[str, Any]]:
         with transaction(cls.engine) as conn:
-            rows = conn.execute(text("""
-                SELECT id AS capture_id, batch_id, capture_type, assessment_id, assessment_type,
-                       content_type, size_bytes, sha256, created_at
-                  FROM captures WHERE session_id = :sid
-                 ORDER BY created_at, batch_id, position"""), {"sid": session_id}).mappings().all()
-        return [dict(r) for r in rows]
+            return fetch(conn, SQL.select_captures, session_id=session_id)
 
     @classmethod
     def get_capture(cls, session_id: UUID, capture_id: UUID) -> dict[str, Any] | None:
         with transaction(cls.engine) as conn:
-            row = conn.execute(text(
-                "SELECT storage_key, content_type, size_bytes, sha256 FROM captures "
-                "WHERE id = :id AND session_id = :sid"),
-                {"id": capture_id, "sid": session_id}).mappings().first()
-        return dict(row) if row is not None else None
+            return fetchrow(conn, SQL.select_capture, capture_id=capture_id,
+                            session_id=session_id)

@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import uuid
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from assessment_core.instruments import INSTRUMENTS
-from assessment_core.scoring import score
-from assessment_twin.db import transaction
-
-UPSERT_RESPONSE = text("""
-INSERT INTO responses (session_id, instrument, question_id, answer, updated_at)
-SELECT s.id, :instrument, :question_id, :answer, now()
-  FROM sessions s
- WHERE s.id = :session_id AND s.token_hash = :token_hash
-   AND NOT EXISTS (SELECT 1 FROM assessments a
-                    WHERE a.session_id = s.id AND a.instrument = :instrument)
-ON CONFLICT (session_id, instrument, question_id)
-DO UPDATE SET answer = EXCLUDED.answer, updated_at = EXCLUDED.updated_at
-RETURNING question_id, answer, updated_at
-""")
-
-ASSESSMENT_COLUMNS = (
-    "id, instrument, total_score, severity, flagged, difficulty, answers, submitted_at"
-)
+from assessment_core.questionnaire import assessment_values
+from assessment_core.sql import SQL
+from assessment_twin.db import execute, fetch, fetchrow, transaction
 
 
 class PHQResponseService:
@@ -40,29 +23,21 @@ class PHQResponseService:
         """Save one answer in one statement; None when the token does not open the session or
         the questionnaire was submitted. `updates`: answer, token_hash, instrument."""
         with transaction(cls.engine) as conn:
-            row = conn.execute(UPSERT_RESPONSE, {
-                "session_id": session_id, "token_hash": updates["token_hash"],
-                "instrument": updates["instrument"], "question_id": question_id,
-                "answer": updates["answer"]}).mappings().first()
-        return dict(row) if row is not None else None
+            return fetchrow(conn, SQL.upsert_response, session_id=session_id,
+                            token_hash=updates["token_hash"], instrument=updates["instrument"],
+                            question_id=question_id, answer=updates["answer"])
 
     @classmethod
     def get_responses(cls, session_id: UUID, instrument: str) -> list[dict[str, Any]]:
         with transaction(cls.engine) as conn:
-            rows = conn.execute(text(
-                "SELECT question_id, answer, updated_at FROM responses "
-                "WHERE session_id = :sid AND instrument = :i ORDER BY question_id"),
-                {"sid": session_id, "i": instrument}).mappings().all()
-        return [dict(r) for r in rows]
+            return fetch(conn, SQL.select_responses, session_id=session_id,
+                         instrument=instrument)
 
     @classmethod
     def get_assessment(cls, session_id: UUID, instrument: str) -> dict[str, Any] | None:
         with transaction(cls.engine) as conn:
-            row = conn.execute(text(
-                f"SELECT {ASSESSMENT_COLUMNS} FROM assessments "
-                "WHERE session_id = :sid AND instrument = :i"),
-                {"sid": session_id, "i": instrument}).mappings().first()
-        return dict(row) if row is not None else None
+            return fetchrow(conn, SQL.select_assessment, session_id=session_id,
+                            instrument=instrument)
 
     @classmethod
     def save_session_responses(
@@ -73,38 +48,19 @@ class PHQResponseService:
         Raises IncompleteAnswers (nothing saved) when scored items are missing."""
         definition = INSTRUMENTS[instrument]
         with transaction(cls.engine) as conn:
-            conn.execute(text("SELECT 1 FROM sessions WHERE id = :sid FOR UPDATE"),
-                         {"sid": session_id})
-            existing = conn.execute(text(
-                f"SELECT {ASSESSMENT_COLUMNS} FROM assessments "
-                "WHERE session_id = :sid AND instrument = :i"),
-                {"sid": session_id, "i": instrument}).mappings().first()
+            execute(conn, SQL.lock_session, session_id=session_id)
+            existing = fetchrow(conn, SQL.select_assessment, session_id=session_id,
+                                instrument=instrument)
             if existing is not None:
-                return dict(existing), False
+                return existing, False
             if responses_data:
-                conn.execute(text("""
-                    INSERT INTO responses (session_id, instrument, question_id, answer, updated_at)
-                    SELECT :sid, :i, q, a, now()
-                      FROM unnest(CAST(:qs AS smallint[]), CAST(:answers AS smallint[])) AS t(q, a)
-                    ON CONFLICT (session_id, instrument, question_id)
-                    DO UPDATE SET answer = EXCLUDED.answer, updated_at = EXCLUDED.updated_at"""),
-                    {"sid": session_id, "i": instrument,
-                     "qs": [r["question_id"] for r in responses_data],
-                     "answers": [r["answer"] for r in responses_data]})
-            saved = {r["question_id"]: r["answer"] for r in conn.execute(text(
-                "SELECT question_id, answer FROM responses "
-                "WHERE session_id = :sid AND instrument = :i"),
-                {"sid": session_id, "i": instrument}).mappings()}
-            result = score(definition, saved)
-            row = conn.execute(text(f"""
-                INSERT INTO assessments (id, session_id, instrument, total_score, severity,
-                                         flagged, difficulty, answers)
-                VALUES (:id, :sid, :i, :total, :severity, :flagged, :difficulty,
-                        CAST(:answers AS jsonb))
-                RETURNING {ASSESSMENT_COLUMNS}"""),
-                {"id": uuid.uuid4(), "sid": session_id, "i": instrument, "total": result.total,
-                 "severity": result.severity, "flagged": result.flagged,
-                 "difficulty": result.difficulty,
-                 "answers": json.dumps({str(k): v for k, v in sorted(saved.items())})},
-            ).mappings().one()
-        return dict(row), True
+                execute(conn, SQL.upsert_submitted_responses, session_id=session_id,
+                        instrument=instrument,
+                        question_ids=[r["question_id"] for r in responses_data],
+                        answers=[r["answer"] for r in responses_data])
+            saved = {r["question_id"]: r["answer"] for r in fetch(
+                conn, SQL.select_responses, session_id=session_id, instrument=instrument)}
+            row = fetchrow(conn, SQL.insert_assessment,
+                           **assessment_values(definition, session_id, saved))
+        assert row is not None
+        return row, True

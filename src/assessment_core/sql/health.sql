@@ -1,0 +1,3 @@
+-- name: ping
+-- Readiness: the database answers a query.
+SELECT 1;

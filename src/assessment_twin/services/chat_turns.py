@@ -1,0 +1,102 @@
+"""A streamed chat turn on the twin: its upstream slot, its row, the relay of the answer as
+Server-Sent Events from a generator, and the store of its end.
+
+`open_turn` returns the event stream already started, as the ASGI app's does
+(assessment_async/services/chat_turns.py): the slot is held and the turn written by then, so
+refusals are raised to the route; from its first step on, the generator's `finally`
+releases the slot however the stream ends, even if the server never iterates it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator, Iterator
+from uuid import UUID
+
+from assessment_core.chat import (
+    StreamResult,
+    UpstreamError,
+    build_prompt,
+    done_event,
+    error_event,
+    llm_busy,
+    not_saved_event,
+    outcome,
+    sse,
+    stale_after,
+)
+from assessment_core.settings import Settings
+from assessment_twin import phase2
+from assessment_twin.http import require_session
+from assessment_twin.llm_client import SyncLLMClient
+from assessment_twin.phase2 import call
+from assessment_twin.services.llm import LLMConversationService
+
+log = logging.getLogger(__name__)
+
+
+def open_turn(client: SyncLLMClient, settings: Settings, session_id: UUID, token_hash: bytes,
+              message: str) -> Iterator[bytes]:
+    """The turn's event stream, started. Raises LLM_BUSY (every slot busy), the token's
+    APIError, TurnInProgress or TurnRateLimited; then nothing is held."""
+    events = _turn_events(client, settings, session_id, token_hash, message)
+    next(events)  # up to its first yield: the slot is held and the turn written
+    return events
+
+
+def _turn_events(client: SyncLLMClient, settings: Settings, session_id: UUID,
+                 token_hash: bytes, message: str) -> Generator[bytes, None, None]:
+    if not client.slots.acquire(timeout=settings.llm_slot_timeout):
+        raise llm_busy()
+    try:
+        # The plan's services, one transaction each, as the seed calls them.
+        require_session(session_id, token_hash)
+        history = LLMConversationService.recent_turns(session_id, settings.llm_history_turns)
+        turn = call(LLMConversationService.create_conversation_turn,
+                    phase2.create_conversation_turn_async, session_id, message,
+                    settings.llm_model, stale_after(settings.llm_turn_timeout),
+                    settings.chat_turns_per_minute)
+    except BaseException:
+        client.slots.release()
+        raise
+    parts: list[str] = []
+    result = StreamResult()
+    failure: UpstreamError | None = None
+    ended = False
+    deltas: Generator[str, None, None] | None = None
+    try:
+        yield b""  # open_turn's step: from here on this generator owns the slot and the turn
+        deltas = client.stream_chat(build_prompt(settings.llm_system_prompt, history, message),
+                                    result)
+        for delta in deltas:
+            parts.append(delta)
+            yield sse("token", {"delta": delta})
+        ended = True
+    except UpstreamError as error:
+        failure = error
+    except GeneratorExit:  # the server closed us: the client went away
+        if deltas is not None:
+            deltas.close()
+        store(turn["id"], parts, outcome(bool(parts), False), "CLIENT_DISCONNECTED", result)
+        raise
+    finally:
+        client.slots.release()
+    status = outcome(bool(parts), ended)
+    if not store(turn["id"], parts, status, failure.code if failure else None, result):
+        yield not_saved_event(turn["turn_number"])
+    elif failure is not None:
+        yield error_event(turn["turn_number"], status, failure)
+    else:
+        yield done_event(turn["turn_number"], status, result)
+
+
+def store(turn_id: UUID, parts: list[str], status: str, error_code: str | None,
+          result: StreamResult) -> bool:
+    """Write the turn's end; False (logged) when the database refused."""
+    try:
+        LLMConversationService.finish_turn(turn_id, "".join(parts), status, error_code,
+                                           result.completion_tokens)
+    except Exception:
+        log.exception("could not store the end of turn %s", turn_id)
+        return False
+    return True
