@@ -19,10 +19,10 @@ import time
 
 import aiohttp
 import psutil
-from common import OTHER_CORES, SERVER_CORE, database_url, pin_self, start_app
 
 from assessment_dev.fake_llm.launch import running_fake_llm
 from assessment_dev.ports import free_port
+from common import OTHER_CORES, SERVER_CORE, database_url, pin_self, start_app
 
 # About 0.5 s per stream: first token after 100 ms, then 40 tokens 10 ms apart.
 PROFILE = ("--ttft", "0.1", "--tokens", "40", "--gap", "0.01")
@@ -111,7 +111,8 @@ def compare_transports(args: argparse.Namespace) -> None:
 
 async def hold_streams(url: str, streams: int, seconds: float) -> tuple[int, int, dict[str, int]]:
     """`streams` concurrent streams straight at the fake LLM; (completed, tokens, errors)."""
-    completed, tokens, errors = 0, 0, {}
+    completed, tokens = 0, 0
+    errors: dict[str, int] = {}
     stop_at = time.monotonic() + seconds
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 
-from assessment_core.settings import Settings
-from assessment_dev.embedded_db import EmbeddedPostgres
 from assessment_bench.runner import OTHER_CORES, SERVER_CORE
 from assessment_bench.variants import VARIANTS, start, stop, wait_ready
+from assessment_core.settings import Settings
+from assessment_dev.embedded_db import EmbeddedPostgres
 
 __all__ = ["OTHER_CORES", "SERVER_CORE", "database_url", "pin_self", "start_app"]
 

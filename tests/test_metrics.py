@@ -117,7 +117,7 @@ async def test_the_event_loop_lag_is_sampled_and_a_stall_shows(
 
     before = await scrape(http)
     await asyncio.sleep(0.2)
-    time.sleep(0.08)  # blocks the loop (the server shares this test's loop) on purpose
+    time.sleep(0.08)  # noqa: ASYNC251 - blocks the loop (the server shares it) on purpose
     await asyncio.sleep(0.05)
     after = await scrape(http)
     assert (value(after, "event_loop_lag_seconds_count")

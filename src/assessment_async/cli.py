@@ -18,11 +18,14 @@ from contextlib import contextmanager
 from assessment_async.infra.logs import configure_logging
 from assessment_core import migrate
 from assessment_core.settings import SERVERS, Settings
-from assessment_dev.embedded_db import EmbeddedPostgres
 
 log = logging.getLogger("assessment_async")
 
 EMBEDDED_DATABASE = "assessment"
+
+
+class CannotStart(Exception):
+    """A setup problem the operator fixes: printed as one line, exit status 2."""
 
 
 @contextmanager
@@ -31,6 +34,10 @@ def database(settings: Settings) -> Iterator[str]:
     if settings.database_url:
         yield settings.database_url
         return
+    try:
+        from assessment_dev.embedded_db import EmbeddedPostgres
+    except ImportError as missing:
+        raise CannotStart(f"DATABASE_URL is not set and {missing}") from None
     server = EmbeddedPostgres(settings.data_dir, settings.embedded_pg_port)
     server.start()
     try:
@@ -157,7 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     configure_logging(settings)
     handler: Callable[[argparse.Namespace, Settings], int] = args.handler
-    return handler(args, settings)
+    try:
+        return handler(args, settings)
+    except CannotStart as problem:
+        print(f"assessment-async: {problem}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -15,10 +15,32 @@ def load(path: Path) -> dict[str, Any]:
     return document
 
 
+def installed_differences(first: dict[str, Any], second: dict[str, Any]) -> list[str]:
+    """Warnings when the two runs did not run the same software."""
+    a, b = first["environment"], second["environment"]
+    warnings = []
+    if a.get("lock_sha256") != b.get("lock_sha256"):
+        warnings.append(f"the lock files differ ({str(a.get('lock_sha256'))[:12]} vs "
+                        f"{str(b.get('lock_sha256'))[:12]})")
+    before, after = a.get("distributions"), b.get("distributions")
+    if before is None or after is None:
+        warnings.append("a run records no installed distributions (made before they were "
+                        "recorded): its versions cannot be checked")
+        return warnings
+    for name in sorted(before.keys() | after.keys()):
+        if before.get(name) != after.get(name):
+            warnings.append(f"{name} {before.get(name, 'absent')} -> {after.get(name, 'absent')}")
+    return warnings
+
+
 def compare(a: Path, b: Path) -> str:
     first, second = load(a), load(b)
-    lines = [f"# {first['run']['id']} -> {second['run']['id']}", "",
-             "| scenario | variant | A | B | change |", "|---|---|---|---|---|"]
+    lines = [f"# {first['run']['id']} -> {second['run']['id']}", ""]
+    warnings = installed_differences(first, second)
+    if warnings:
+        lines += ["**Warning: the runs did not run the same software, so a change below may "
+                  "come from it:**", *(f"- {w}" for w in warnings), ""]
+    lines += ["| scenario | variant | A | B | change |", "|---|---|---|---|---|"]
     for scenario, variants in second["summary"].items():
         higher = HEADLINES[scenario][2]
         for variant, figure in variants.items():

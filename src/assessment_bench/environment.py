@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
+
+# The lock bin/setup installs from (bin/lock refreshes it); absent in an installed copy.
+LOCK = Path(__file__).resolve().parents[2] / "requirements.lock"
 
 PACKAGES = ("quart", "hypercorn", "uvicorn", "granian", "sqlalchemy", "asyncpg", "httpx",
             "httpx-aiohttp", "aiohttp", "flask", "gunicorn", "gevent", "psycogreen",
@@ -50,6 +54,20 @@ def versions() -> dict[str, str]:
     return found
 
 
+def distributions() -> dict[str, str]:
+    """Every installed distribution and its version, by normalised name: what a rerun needs."""
+    found = {dist.metadata["Name"].lower().replace("_", "-"): dist.version
+             for dist in metadata.distributions() if dist.metadata["Name"]}
+    return dict(sorted(found.items()))
+
+
+def lock_sha256() -> str | None:
+    try:
+        return hashlib.sha256(LOCK.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
 def describe(server_cores: str, other_cores: str, postgres_version: str) -> dict[str, object]:
     return {
         "cpu_model": cpu_model(),
@@ -60,4 +78,6 @@ def describe(server_cores: str, other_cores: str, postgres_version: str) -> dict
         "pinning": {"server": server_cores, "postgres, fake LLM, load generators": other_cores},
         "postgres": postgres_version,
         "versions": versions(),
+        "distributions": distributions(),
+        "lock_sha256": lock_sha256(),
     }

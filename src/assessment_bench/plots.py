@@ -8,7 +8,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 
 def _bars(path: Path, title: str, ylabel: str, values: dict[str, dict[str, float]]) -> Path:

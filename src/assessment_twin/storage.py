@@ -12,7 +12,7 @@ class SyncUpload:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.temp_path = root / "tmp" / f"{secrets.token_hex(16)}.part"
-        self.handle: BinaryIO | None = open(self.temp_path, "xb")  # noqa: SIM115
+        self.handle: BinaryIO | None = open(self.temp_path, "xb")
 
     def write(self, data: bytes) -> None:
         assert self.handle is not None

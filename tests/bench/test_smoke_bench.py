@@ -3,6 +3,7 @@ report. No timing is asserted; the figures of a smoke run mean nothing."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -86,6 +87,32 @@ def test_compare_puts_two_runs_side_by_side(smoke_run: Path) -> None:
     table = compare(smoke_run, smoke_run)
     assert "| phq-save | asgi |" in table
     assert table.count("+0.0%") == len(SCENARIOS) * 2
+    assert "Warning" not in table
+
+
+def test_a_run_records_every_installed_version_and_the_lock(smoke_run: Path) -> None:
+    environment = json.loads((smoke_run / "results.json").read_text())["environment"]
+    installed = environment["distributions"]
+    for name in ("quart", "werkzeug", "httptools", "pydantic-core", "quart-schema",
+                 "prometheus-client", "gevent", "psycopg2-binary"):
+        assert installed[name], name
+    lock = hashlib.sha256((ROOT / "requirements.lock").read_bytes()).hexdigest()
+    assert environment["lock_sha256"] == lock
+
+
+def test_compare_warns_when_two_runs_ran_other_versions(smoke_run: Path, tmp_path: Path) -> None:
+    other = json.loads((smoke_run / "results.json").read_text())
+    quart = other["environment"]["distributions"]["quart"]
+    other["environment"]["distributions"]["quart"] = "0.1.0"
+    del other["environment"]["distributions"]["gevent"]
+    other["environment"]["lock_sha256"] = "0" * 64
+    (tmp_path / "results.json").write_text(json.dumps(other))
+    table = compare(smoke_run, tmp_path)
+    warning = table[:table.index("| scenario |")]
+    assert "did not run the same software" in warning
+    assert "the lock files differ" in warning
+    assert f"- quart {quart} -> 0.1.0" in warning
+    assert f"- gevent {other['environment']['versions']['gevent']} -> absent" in warning
 
 
 def test_a_report_can_be_written_again_from_its_results(smoke_run: Path,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from quart import Blueprint, ResponseReturnValue
 from quart_schema import hide
 
@@ -9,6 +11,7 @@ from assessment_async.infra.db import get_db
 from assessment_core.errors import RETRY_AFTER_SECONDS
 
 bp = Blueprint("health", __name__)
+READY_SECONDS = 1.0  # the database must answer within this to count as ready
 
 
 @bp.get("/healthz")
@@ -23,7 +26,8 @@ async def healthz() -> ResponseReturnValue:
 async def readyz() -> ResponseReturnValue:
     """Ready when the database answers a query within a second."""
     try:
-        await get_db().ping()
+        async with asyncio.timeout(READY_SECONDS):
+            await get_db().ping()
     except Exception as error:  # any failure means: do not route traffic here
         body = {"status": "unavailable", "reason": f"database: {type(error).__name__}"}
         return body, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}

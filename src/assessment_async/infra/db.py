@@ -9,7 +9,6 @@ statements (assessment_core/sql) through fetch, fetchrow, fetchval, execute and 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -51,8 +50,8 @@ class Database:
             raw = await conn.get_raw_connection()
             yield raw.driver_connection
 
-    async def ping(self, timeout: float = 1.0) -> None:
-        async with asyncio.timeout(timeout), self.connection() as conn:
+    async def ping(self) -> None:
+        async with self.connection() as conn:
             await fetchval(conn, SQL.ping)
 
     async def dispose(self) -> None:

@@ -98,7 +98,7 @@ class AnswerWriter:
         try:
             async with self._db.connection() as conn:
                 rows = await upsert_responses(conn, batch)
-        except Exception as error:  # noqa: BLE001 - every waiting request gets its answer
+        except Exception as error:
             if database_unavailable(error) or len(batch) == 1:
                 for item in batch:
                     _settle(item, error=error)
@@ -117,7 +117,7 @@ class AnswerWriter:
         try:
             async with self._db.connection() as conn:
                 rows = await upsert_responses(conn, [item])
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             _settle(item, error=error)
         else:
             _settle(item, result=rows[0] if rows else None)

@@ -19,13 +19,13 @@ from assessment_bench.load.stats import latency_ms
 
 
 async def run(base: str, rate: float, seconds: float, sessions: list[dict[str, str]],
-              timeout: float) -> dict[str, object]:
+              request_timeout: float) -> dict[str, object]:
     latencies: list[float] = []
     every: list[float] = []  # successes and failures, for the percentiles
     errors: dict[str, int] = {}
     total = int(rate * seconds)
     connector = aiohttp.TCPConnector(limit=0)
-    client_timeout = aiohttp.ClientTimeout(total=timeout)
+    client_timeout = aiohttp.ClientTimeout(total=request_timeout)
     async with aiohttp.ClientSession(connector=connector, timeout=client_timeout) as http:
         start = time.perf_counter() + 0.05
 

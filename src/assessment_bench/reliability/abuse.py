@@ -177,10 +177,10 @@ def answer_body() -> bytes:
     return b'{"answer": 1' + b" " * 240 + b"}"
 
 
-async def trickled_json(target: Target, timeout: float) -> Answer:
+async def trickled_json(target: Target, answer_within: float) -> Answer:
     body = answer_body()
     head = target.head("PUT", "/phq/responses/1", "application/json", len(body))
-    return await exchange(target.port, head, trickle(body, TRICKLE_INTERVAL), timeout)
+    return await exchange(target.port, head, trickle(body, TRICKLE_INTERVAL), answer_within)
 
 
 async def _slowloris_json(target: Target) -> Outcome:

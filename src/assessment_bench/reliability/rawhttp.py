@@ -87,7 +87,7 @@ def multipart(boundary: str, fields: dict[str, str],
 
 
 async def exchange(port: int, head: bytes, body: AsyncIterator[bytes | memoryview],
-                   timeout: float) -> Answer:
+                   answer_within: float) -> Answer:
     """Send the head, then the body as it comes, while waiting for the status line.
 
     Sending and receiving are separate, so a server that answers and closes before the body
@@ -130,7 +130,7 @@ async def exchange(port: int, head: bytes, body: AsyncIterator[bytes | memoryvie
 
     sender: asyncio.Task[None] | None = None
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(answer_within):
             await loop.sock_connect(sock, ("127.0.0.1", port))
             sender = asyncio.create_task(send())
             received = await status_line()
@@ -141,7 +141,7 @@ async def exchange(port: int, head: bytes, body: AsyncIterator[bytes | memoryvie
             return Answer(0, seconds, f"closed without an answer ({error!r})")
         return Answer(int(line.split()[1]), seconds, body=await answer_body(received))
     except TimeoutError:
-        return Answer(0, time.monotonic() - started, f"no answer within {timeout:g} s")
+        return Answer(0, time.monotonic() - started, f"no answer within {answer_within:g} s")
     except (OSError, ValueError, IndexError) as error:
         return Answer(0, time.monotonic() - started, repr(error))
     finally:

@@ -1,0 +1,7 @@
+"""`python -m assessment_async`: the same command line as `assessment-async`."""
+
+import sys
+
+from assessment_async.cli import main
+
+sys.exit(main())
