@@ -1,26 +1,23 @@
-"""From raw repeats to what the report says: medians with min-max, the verdict, the notes'
-own expectations checked, and the caveats the run itself detected."""
+"""From raw repeats to what the report says: medians with their 95% intervals (stats.py),
+the verdict with every ratio's interval and its ties, the notes' own expectations checked,
+and the caveats the run itself detected."""
 
 from __future__ import annotations
 
 import statistics
 from typing import Any
 
+from assessment_bench import stats
 from assessment_bench.scenarios import HEADLINES
 
 SATURATED_CPU = 90.0  # % of one core: a helper process this busy limits what was measured
-TIE = 0.05  # medians closer than this are within this machine's run-to-run noise
-
-
-def close(a: float, b: float) -> bool:
-    return abs(a - b) <= TIE * max(abs(a), abs(b), 1e-9)
 
 
 def error_count(figures: Any) -> int:
     """Every error a load generator counted, wherever it sits in the figures; a step that
     probed past the SLO (within_slo false) is expected to fail and does not count."""
     if isinstance(figures, dict):
-        if figures.get("within_slo") is False:
+        if figures.get("within_slo") is False or figures.get("passed") is False:
             return 0
         own = sum(int(v) for v in (figures.get("errors") or {}).values()) \
             if isinstance(figures.get("errors"), dict) else 0
@@ -31,32 +28,49 @@ def error_count(figures: Any) -> int:
 
 
 def spread(values: list[float]) -> dict[str, float]:
-    """Median with min and max, as every figure over repeats is reported."""
-    return {"median": round(statistics.median(values), 2), "min": round(min(values), 2),
+    """Median with its 95% interval (bootstrap over the repeats), and min and max."""
+    estimate = stats.interval(values)
+    return {"median": round(estimate.median, 2), "low": round(estimate.low, 2),
+            "high": round(estimate.high, 2), "min": round(min(values), 2),
             "max": round(max(values), 2)}
 
 
-def summarise(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
-    """scenario -> variant -> {median, min, max, repeats} of the headline figure."""
-    table: dict[str, dict[str, list[float]]] = {}
-    for result in results:
-        table.setdefault(result["scenario"], {}).setdefault(result["variant"], []).append(
-            float(result["headline"]))
+def measured(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The results that count: not the profiled repeat's (py-spy slowed those servers)."""
+    return [r for r in results if not r.get("profiled")]
+
+
+def by_repeat(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[int, float]]]:
+    """scenario -> variant -> repeat -> headline (the profiled repeat left out)."""
+    table: dict[str, dict[str, dict[int, float]]] = {}
+    for result in measured(results):
+        table.setdefault(result["scenario"], {}).setdefault(result["variant"], {})[
+            int(result["repeat"])] = float(result["headline"])
+    return table
+
+
+def summarise(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """scenario -> variant -> {median, low, high, min, max, repeats, errors, censored} of
+    the headline figure; censored: in some repeat the knee search never found a load the
+    variant failed, so the figure is a floor ("≥")."""
     errors: dict[tuple[str, str], int] = {}
-    for result in results:
+    censored: dict[tuple[str, str], bool] = {}
+    for result in measured(results):
         key = (result["scenario"], result["variant"])
         errors[key] = errors.get(key, 0) + error_count(result["figures"])
-    return {scenario: {variant: spread(values) | {"repeats": len(values),
-                                                  "errors": errors[(scenario, variant)]}
+        censored[key] = censored.get(key, False) or bool(result["figures"].get("censored"))
+    return {scenario: {variant: spread(list(values.values()))
+                       | {"repeats": len(values), "errors": errors[(scenario, variant)],
+                          "censored": censored[(scenario, variant)]}
                        for variant, values in variants.items()}
-            for scenario, variants in table.items()}
+            for scenario, variants in by_repeat(results).items()}
 
 
 def loop_lag(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
     """scenario -> variant -> p99 event-loop lag (ms): median, min and max over the repeats,
     and the full garbage collections in all of them (count, ms)."""
     table: dict[str, dict[str, list[dict[str, float]]]] = {}
-    for result in results:
+    for result in measured(results):
         if result.get("loop_lag"):
             table.setdefault(result["scenario"], {}).setdefault(result["variant"], []).append(
                 result["loop_lag"])
@@ -67,35 +81,41 @@ def loop_lag(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, flo
             for scenario, variants in table.items()}
 
 
-def verdict(summary: dict[str, dict[str, dict[str, float]]], baseline: str,
-            scenarios: list[str]) -> list[dict[str, Any]]:
+def verdict(summary: dict[str, dict[str, dict[str, Any]]], baseline: str,
+            scenarios: list[str], results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per scenario: each variant's median and interval, its ratio to the baseline with the
+    ratio's interval (over the repeats both ran, stats.ratio), and the winner: the best
+    median, tied with every variant whose interval overlaps the best's."""
+    repeats = by_repeat(results)
     rows = []
     for scenario in scenarios:
         values = summary.get(scenario)
         if not values:
             continue
         _, unit, higher = HEADLINES[scenario]
-        base = values.get(baseline, {}).get("median")
+        base = repeats[scenario].get(baseline, {})
         cells = {}
         for variant, figure in values.items():
-            ratio = None
-            if base and (higher or figure["median"]):
-                ratio = figure["median"] / base if higher else base / figure["median"]
-            cells[variant] = {**figure,
-                              "ratio_to_baseline": round(ratio, 3) if ratio is not None else None}
+            ratio = stats.ratio(repeats[scenario][variant], base, higher) if base else None
+            cells[variant] = {**figure, "ratio_to_baseline": None if ratio is None else {
+                "median": round(ratio.median, 3), "low": round(ratio.low, 3),
+                "high": round(ratio.high, 3)}}
         # A variant that answered with errors cannot win: its figure is not the same work.
         clean = [v for v in values if not values[v].get("errors")] or list(values)
         ranked = sorted(clean, key=lambda v: values[v]["median"], reverse=higher)
-        winner = ranked[0]
-        if len(ranked) > 1 and close(values[ranked[0]]["median"], values[ranked[1]]["median"]):
-            winner = f"tie: {ranked[0]}, {ranked[1]} (within {TIE:.0%})"
+        best = values[ranked[0]]
+        tied = [v for v in ranked[1:]
+                if values[v]["low"] <= best["high"] and best["low"] <= values[v]["high"]]
+        winner = f"tie: {', '.join([ranked[0], *tied])}" if tied else ranked[0]
         rows.append({"scenario": scenario, "unit": unit, "higher_is_better": higher,
-                     "baseline": baseline, "values": cells, "winner": winner})
+                     "baseline": baseline, "values": cells, "winner": winner,
+                     "leaders": [ranked[0], *tied]})
     return rows
 
 
 def first(results: list[dict[str, Any]], variant: str, scenario: str) -> list[dict[str, Any]]:
-    return [r for r in results if r["variant"] == variant and r["scenario"] == scenario]
+    return [r for r in measured(results)
+            if r["variant"] == variant and r["scenario"] == scenario]
 
 
 def expectations(results: list[dict[str, Any]], variants: list[str]) -> list[dict[str, Any]]:
@@ -117,7 +137,7 @@ def expectations(results: list[dict[str, Any]], variants: list[str]) -> list[dic
         ("Camera batch upload", "20-50 ms", "camera-upload", lambda f: f.get("p50_ms"),
          "p50 ms per 5 MB frame upload under concurrent uploads"),
         ("Concurrent users", "significantly higher capacity", "assessment-flow",
-         lambda f: f.get("max_flows_per_min_within_slo"), "flows/min within the SLOs"),
+         lambda f: f.get("knee_flows_per_min"), "flows/min within the SLOs"),
     ]
     out = []
     for label, expected, scenario, pick, how in rows:
@@ -127,18 +147,63 @@ def expectations(results: list[dict[str, Any]], variants: list[str]) -> list[dic
     return out
 
 
-def detect_caveats(results: list[dict[str, Any]]) -> list[str]:
-    caveats = []
+HELPERS_BUSY = 85.0  # % of the helper cores, on average over a scenario
+HELPERS_BURST = 95.0  # % of the helper cores at the 95th percentile of 0.1 s samples
+SERVER_BUSY = 90.0  # % of the server's core: below it, a throughput figure is not the server's
+FAKE_LLM_LATE_MS = 20.0  # p99 lateness of the fake LLM's tokens against its own cadence
+# What limits a throughput scenario when the server's core had room to spare.
+BOTTLENECKS = {
+    "phq-save": "the database: every save waits for a pooled connection and its round trip",
+    "db-latency": "the slow link to the database: round trips per save, times the delay, "
+                  "over the pooled connections",
+    "chat-stream": "the upstream's pace: each stream waits for the fake LLM's tokens (see "
+                   "of_ideal), or the worker's thread count",
+    "camera-upload": "the disk or the client sending the frames",
+}
+THROUGHPUT = tuple(BOTTLENECKS)
+
+
+def detect_caveats(results: list[dict[str, Any]], helper_cores: int = 1) -> list[str]:
+    """What the run says about itself: helpers that may have limited a figure, a server that
+    was not the bottleneck of its own throughput figure, a generator or fake LLM that fell
+    behind its schedule, failed requests. One line per variant and scenario."""
+    found: dict[tuple[str, str, str], list[str]] = {}
+
+    def note(result: dict[str, Any], kind: str, detail: str) -> None:
+        found.setdefault((result["variant"], result["scenario"], kind), []).append(
+            f"repeat {result['repeat']}: {detail}")
+
     for result in results:
-        where = f"{result['variant']} {result['scenario']} (repeat {result['repeat']})"
         resources = result["resources"]
+        helpers = resources.get("helper_cores")
+        capacity = 100.0 * helper_cores
+        if helpers and (helpers["cpu_percent"] > HELPERS_BUSY / 100 * capacity
+                        or helpers["p95_cpu_percent"] > HELPERS_BURST / 100 * capacity):
+            note(result, "the helper core(s) (PostgreSQL, the fake LLM, the load generators "
+                 "and the bench) were nearly saturated, so they may have limited the figure",
+                 f"{helpers['cpu_percent']:.0f}% on average, {helpers['p95_cpu_percent']:.0f}%"
+                 f" p95 of {capacity:.0f}%")
         for helper in ("load_generator", "postgres", "fake_llm"):
             cpu = resources.get(helper, {}).get("cpu_percent", 0)
             if cpu >= SATURATED_CPU:
-                caveats.append(f"{where}: the {helper.replace('_', ' ')} used {cpu:.0f}% of a "
-                               "core, so it may have limited the figure, not the server.")
+                note(result, f"the {helper.replace('_', ' ')} used most of a core, so it may "
+                     "have limited the figure", f"{cpu:.0f}%")
+        server = resources.get("server", {}).get("cpu_percent", 100.0)
+        if result["scenario"] in THROUGHPUT and server < SERVER_BUSY:
+            note(result, "the server's core was under 90% busy: the bottleneck was "
+                 + BOTTLENECKS[result["scenario"]], f"{server:.0f}%")
+        late = [step for step in result["figures"].get("steps", [])
+                if step.get("generator_late")]
+        for step in late:
+            note(result, "the open-loop generator sent late (its step cannot pass)",
+                 f"{step['load']:,.0f}/s, p99 {step['send_lateness_p99_ms']:.1f} ms late")
+        fake = result.get("fake_llm") or {}
+        if fake.get("lateness_p99_ms", 0) > FAKE_LLM_LATE_MS:
+            note(result, "the fake LLM fell behind its own token cadence, so streams were "
+                 "slower than the profile says", f"p99 {fake['lateness_p99_ms']:.0f} ms late")
         errors = error_count(result["figures"])
         if errors:
-            caveats.append(f"{where}: {errors:,} requests failed (see results.json); this "
-                           "variant cannot win the scenario.")
-    return caveats
+            note(result, "requests failed (see results.json); this variant cannot win the "
+                 "scenario", f"{errors:,}")
+    return [f"{variant} {scenario}: {kind} ({'; '.join(details)})."
+            for (variant, scenario, kind), details in found.items()]

@@ -1,4 +1,6 @@
-"""`assessment-bench compare A B`: two runs' headline figures side by side, change per figure."""
+"""`assessment-bench compare A B`: two runs' headline figures side by side, change per figure
+(better or worse only where the two intervals are apart), and a warning when the two runs did
+not run the same software."""
 
 from __future__ import annotations
 
@@ -33,6 +35,26 @@ def installed_differences(first: dict[str, Any], second: dict[str, Any]) -> list
     return warnings
 
 
+def change(before: dict[str, Any] | None, after: dict[str, Any], higher: bool) -> str:
+    """The change of a median, called better or worse only when the two intervals do not
+    overlap (runs without intervals: when it is over 5%)."""
+    if before is None:
+        return "new"
+    old, new = before["median"], after["median"]
+    if new == old:
+        return "+0.0%"
+    if old == 0:  # e.g. no arrival rate met the SLO: a ratio means nothing
+        return "up from 0" if new > old else "down from 0"
+    percent = (new - old) / abs(old) * 100
+    if "low" in before and "low" in after:
+        apart = after["low"] > before["high"] or before["low"] > after["high"]
+    else:
+        apart = abs(percent) >= 5
+    if not apart:
+        return f"{percent:+.1f}%"
+    return f"{percent:+.1f}% {'better' if (new > old) == higher else 'worse'}"
+
+
 def compare(a: Path, b: Path) -> str:
     first, second = load(a), load(b)
     lines = [f"# {first['run']['id']} -> {second['run']['id']}", ""]
@@ -44,17 +66,7 @@ def compare(a: Path, b: Path) -> str:
     for scenario, variants in second["summary"].items():
         higher = HEADLINES[scenario][2]
         for variant, figure in variants.items():
-            before = first["summary"].get(scenario, {}).get(variant, {}).get("median")
-            after = figure["median"]
-            if before is None:
-                delta = "new"
-            elif before == 0:  # e.g. no arrival rate met the SLO: a ratio means nothing
-                delta = "+0.0%" if after == 0 else "up from 0"
-            else:
-                change = (after - before) / before * 100
-                better = (change > 0) == higher
-                mark = "" if abs(change) < 5 else (" better" if better else " worse")
-                delta = f"{change:+.1f}%{mark}"
-            lines.append(f"| {scenario} | {variant} | {before if before is not None else '–'} "
-                         f"| {after} | {delta} |")
+            earlier = first["summary"].get(scenario, {}).get(variant)
+            lines.append(f"| {scenario} | {variant} | {earlier['median'] if earlier else '–'} "
+                         f"| {figure['median']} | {change(earlier, figure, higher)} |")
     return "\n".join(lines) + "\n"

@@ -22,6 +22,16 @@ def tree(pid: int) -> Finder:
     return find
 
 
+def tree_of_one(pid: int) -> Finder:
+    """One process alone (the bench's own, whose children are counted apart)."""
+    def find() -> list[psutil.Process]:
+        try:
+            return [psutil.Process(pid)]
+        except psutil.NoSuchProcess:
+            return []
+    return find
+
+
 def postgres() -> list[psutil.Process]:
     found = []
     for process in psutil.process_iter(["name"]):
@@ -56,11 +66,16 @@ def settle(finder: Finder, quiet_percent: float = 10.0, window: float = 0.5,
 
 
 class Sampler:
-    """Mean CPU (% of one core) and peak RSS (MB) per named group while the block runs."""
+    """Mean CPU (% of one core) and peak RSS (MB) per named group while the block runs, and
+    the summed CPU of the groups that share the helper core(s): its mean, p95 and peak over
+    samples 0.1 s apart, often enough to see a burst that a mean over the run would hide."""
 
-    def __init__(self, groups: dict[str, Finder], interval: float = 0.25) -> None:
+    def __init__(self, groups: dict[str, Finder], helpers: tuple[str, ...] = (),
+                 interval: float = 0.1) -> None:
         self.groups = groups
+        self.helpers = helpers
         self.interval = interval
+        self.helper_cpu: list[float] = []
         self.cpu: dict[str, list[float]] = {name: [] for name in groups}
         self.rss: dict[str, float] = dict.fromkeys(groups, 0.0)
         self.rss_start: dict[str, float] = {}
@@ -85,6 +100,8 @@ class Sampler:
                 cpu, rss = self._measure(name)
                 self.cpu[name].append(cpu)
                 self.rss[name] = max(self.rss[name], rss)
+            if self.helpers:
+                self.helper_cpu.append(sum(self.cpu[name][-1] for name in self.helpers))
 
     def __enter__(self) -> Sampler:
         for name in self.groups:
@@ -103,6 +120,12 @@ class Sampler:
             out[name] = {"cpu_percent": round(sum(samples) / len(samples), 1),
                          "rss_mb": round(self.rss[name], 1),
                          "rss_growth_mb": round(self.rss[name] - self.rss_start[name], 1)}
+        if self.helpers:
+            ordered = sorted(self.helper_cpu[1:] or self.helper_cpu or [0.0])
+            out["helper_cores"] = {
+                "cpu_percent": round(sum(ordered) / len(ordered), 1),
+                "p95_cpu_percent": round(ordered[int(0.95 * (len(ordered) - 1))], 1),
+                "max_cpu_percent": round(ordered[-1], 1), "samples": len(ordered)}
         return out
 
 

@@ -15,19 +15,30 @@ class Mode:
     repeats: int
     variants: tuple[str, ...]
     connections: int = 32  # wrk's, for phq-save and db-latency
-    open_rates: tuple[int, ...] = (200, 600, 1200)
+    # phq-open's knee search: offered saves/s from open_start, doubling up to open_limit,
+    # then bisected to within knee_precision; each step lasts open_seconds.
+    open_start: float = 250
+    open_limit: float = 8000
+    open_seconds: float = 5
     open_slo_p99_ms: float = 100.0
+    knee_precision: float = 0.05
     chat_streams: int = 200
     chat_saturation_streams: int = 0  # a second chat-stream step this wide; 0: none
+    # hol: the save probe at hol_probe_rate for hol_seconds, alone, beside hol_streams slow
+    # chat streams, and beside hol_saturation_streams (0: not measured).
     hol_streams: int = 200
-    hol_probe_rate: int = 50
+    hol_saturation_streams: int = 0
+    hol_probe_rate: int = 200
+    hol_seconds: float = 30
     uploads: int = 32
     upload_mb: float = 5.0
     upload_rounds: int = 1
-    flow_users: tuple[int, ...] = (10, 40)
+    # assessment-flow's knee search: participants at once, from flow_start doubling up to
+    # flow_limit, then bisected; each step lasts flow_seconds.
+    flow_start: int = 25
+    flow_limit: int = 1600
     flow_seconds: float = 10
     db_delay_ms: float = 1.0
-    sessions: int = 200
 
 
 ALL_VARIANTS = ("asgi", "asgi-naive", "asgi-hypercorn", "asgi-granian", "gthread", "gevent",
@@ -37,18 +48,21 @@ MODES = {
     # Uploads of 1 MB in ten rounds: a single round of two 0.2 MB uploads took milliseconds,
     # too short for py-spy to take a sample.
     "smoke": Mode("smoke", seconds=1, repeats=1, variants=("asgi", "gevent-green"),
-                  connections=4, open_rates=(50,), chat_streams=4, hol_streams=4,
-                  hol_probe_rate=20, uploads=2, upload_mb=1, upload_rounds=10,
-                  flow_users=(2,), flow_seconds=5, sessions=10),
+                  connections=4, open_start=50, open_limit=100, open_seconds=1,
+                  chat_streams=4, hol_streams=4, hol_probe_rate=20, hol_seconds=2,
+                  uploads=2, upload_mb=1,
+                  upload_rounds=10, flow_start=2, flow_limit=2, flow_seconds=5),
     # About a minute per variant on a 2-core machine, so the whole run stays under 8 minutes.
     "quick": Mode("quick", seconds=3, repeats=1,
                   variants=("asgi", "asgi-naive", "gthread", "gevent", "gevent-green",
                             "gevent-phase2"),
-                  open_rates=(300, 1200), flow_users=(100,), flow_seconds=8, sessions=100),
+                  open_start=400, open_limit=6400, open_seconds=3, knee_precision=0.25,
+                  hol_seconds=5,
+                  flow_start=50, flow_limit=800, flow_seconds=8),
     # About two minutes per variant and repeat: some 45 minutes for all eight, three times.
     "full": Mode("full", seconds=5, repeats=3, variants=ALL_VARIANTS,
-                 open_rates=(300, 800, 1500), flow_users=(30, 100, 200, 400), flow_seconds=8,
-                 chat_saturation_streams=2000),
+                 flow_seconds=8, chat_saturation_streams=2000, hol_seconds=20,
+                 hol_saturation_streams=2000),
 }
 
 # The fake LLM's answer to every bench chat: the first of 40 tokens after 100 ms, then one

@@ -14,8 +14,8 @@ import matplotlib.pyplot as plt
 def _bars(path: Path, title: str, ylabel: str, values: dict[str, dict[str, float]]) -> Path:
     names = list(values)
     medians = [values[n]["median"] for n in names]
-    low = [values[n]["median"] - values[n]["min"] for n in names]
-    high = [values[n]["max"] - values[n]["median"] for n in names]
+    low = [values[n]["median"] - values[n]["low"] for n in names]
+    high = [values[n]["high"] - values[n]["median"] for n in names]
     figure, axis = plt.subplots(figsize=(8, 4))
     axis.bar(names, medians, yerr=[low, high], capsize=4, color="#4C72B0")
     axis.set_title(title)
@@ -50,8 +50,8 @@ def _paired_bars(path: Path, title: str, ylabel: str, names: list[str],
 
 def _by_variant(results: list[dict[str, Any]], scenario: str) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
-    for result in results:
-        if result["scenario"] == scenario:
+    for result in sorted(results, key=lambda r: r["repeat"]):
+        if result["scenario"] == scenario and not result.get("profiled"):
             out.setdefault(result["variant"], []).append(result["figures"])
     return out
 
@@ -60,32 +60,31 @@ def make_plots(out: Path, summary: dict[str, Any], results: list[dict[str, Any]]
     made = []
     if "phq-save" in summary:
         made.append(_bars(out / "throughput.png", "phq-save: one-answer saves per second "
-                          "(median, min-max)", "saves/s", summary["phq-save"]))
+                          "(median, 95% interval)", "saves/s", summary["phq-save"]))
     if "chat-stream" in summary:
-        made.append(_bars(out / "chats.png", "chat-stream: completed chats per second",
-                          "chats/s", summary["chat-stream"]))
+        made.append(_bars(out / "chats.png", "chat-stream: completed chats per second "
+                          "(median, 95% interval)", "chats/s", summary["chat-stream"]))
     open_loop = _by_variant(results, "phq-open")
     if open_loop:
         figure, axis = plt.subplots(figsize=(8, 4))
         for variant, runs in open_loop.items():
             steps = runs[0]["steps"]
-            axis.plot([s["target_rate"] for s in steps], [s["p99_ms"] for s in steps],
-                      marker="o", label=variant)
+            line = axis.plot([s["load"] for s in steps], [s["p99_ms"] for s in steps],
+                             marker="o", label=variant)[0]
+            failed = [s for s in steps if not s["passed"]]
+            axis.scatter([s["load"] for s in failed], [s["p99_ms"] for s in failed],
+                         marker="x", s=60, color=line.get_color(), zorder=3)
+        axis.axhline(runs[0]["slo_p99_ms"], color="grey", linestyle=":", linewidth=1)
         axis.set_yscale("log")
-        axis.set_xlabel("offered load, saves/s (open loop)")
+        axis.set_xlabel("offered load, saves/s (open loop, the participants' schedule)")
         axis.set_ylabel("p99 latency, ms (log)")
-        axis.set_title("phq-open: latency against load (first repeat)")
+        axis.set_title("phq-open: latency against load up to and past each knee "
+                       "(first repeat; × failed the SLO)")
         axis.legend(fontsize=8)
         made.append(_save(figure, out / "latency_vs_load.png"))
     hol = _by_variant(results, "hol")
     if hol:
-        names = list(hol)
-        made.append(_paired_bars(
-            out / "hol.png", "hol: does a slow chat block other users? (first repeat)",
-            "PHQ save p99, ms (log)", names,
-            (("probe alone", [hol[n][0]["probe_alone"]["p99_ms"] for n in names]),
-             ("beside slow chat streams",
-              [hol[n][0]["probe_beside_chats"]["p99_ms"] for n in names])), log=True))
+        made.append(_hol(out / "hol.png", hol))
     chats = _by_variant(results, "chat-stream")
     if chats:
         names = list(chats)
@@ -111,6 +110,32 @@ def make_plots(out: Path, summary: dict[str, Any], results: list[dict[str, Any]]
     if profiled:
         made.append(_layers(out / "profile.png", profiled))
     return made
+
+
+def _hol(path: Path, hol: dict[str, list[dict[str, Any]]]) -> Path:
+    """The probe's p99 and p99.9 alone and beside each number of streams (first repeat)."""
+    names = list(hol)
+    first = {n: hol[n][0] for n in names}
+    columns = [("alone", lambda f: f["probe_alone"])]
+    for key in ("beside", "beside_saturation"):
+        if all(key in first[n] for n in names):
+            streams = first[names[0]][key]["streams"]
+            columns.append((f"beside {streams:,} streams",
+                            lambda f, key=key: f[key]["probe"]))  # type: ignore[misc]
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for axis, percentile in zip(axes, ("p99_ms", "p999_ms"), strict=True):
+        width = 0.8 / len(columns)
+        for index, (label, pick) in enumerate(columns):
+            axis.bar([x + index * width for x in range(len(names))],
+                     [pick(first[n]).get(percentile, 0.0) for n in names], width=width,
+                     label=label)
+        axis.set_xticks([x + 0.4 - width / 2 for x in range(len(names))], names, rotation=30)
+        axis.set_yscale("log")
+        axis.set_title(f"save {percentile.removesuffix('_ms').replace('p999', 'p99.9')}")
+    axes[0].set_ylabel("ms (log)")
+    axes[1].legend(fontsize=8)
+    figure.suptitle("hol: does a slow chat hold up other participants' saves? (first repeat)")
+    return _save(figure, path)
 
 
 def _layers(path: Path, profiled: list[dict[str, Any]]) -> Path:

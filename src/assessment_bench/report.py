@@ -38,7 +38,8 @@ def rerender(folder: Path) -> Path:
     for result in document["results"]:  # the profile code may have changed too
         if (stacks := folder / result.get("profile", {}).get("file", "-")).is_file():
             result["profile"] |= profiling.save_portable(stacks.read_text(), stacks)
-    detected = set(aggregate.detect_caveats(document["results"]))
+    detected = set(aggregate.detect_caveats(document["results"],
+                                            helper_cores(document["environment"])))
     record = Record(started=run["started_at"], results=document["results"],
                     ceiling=document["ceiling"], environment=document["environment"],
                     interrupted=run["interrupted"],
@@ -72,12 +73,19 @@ def build(config: RunConfig, record: Record,
         "results": record.results,
         "summary": summary,
         "loop_lag": aggregate.loop_lag(record.results),
-        "verdict": aggregate.verdict(summary, config.baseline, config.scenarios),
+        "verdict": aggregate.verdict(summary, config.baseline, config.scenarios,
+                                     record.results),
         "expectations": aggregate.expectations(record.results, config.variants),
         "targets": targets.check(record.results, record.ceiling)
         if targets.SUBJECT in config.variants else [],
-        "caveats": record.caveats + aggregate.detect_caveats(record.results),
+        "caveats": record.caveats + aggregate.detect_caveats(
+            record.results, helper_cores(record.environment)),
     }
+
+
+def helper_cores(environment: dict[str, Any]) -> int:
+    """The cores the helpers shared: every core but the server's."""
+    return max(1, int(environment.get("cores") or 2) - 1)
 
 
 def portable_config(name: str) -> dict[str, Any]:
@@ -119,6 +127,7 @@ def write(config: RunConfig, record: Record, finished_at: str | None = None,
                     if any(v in row for row in document["loop_lag"].values())]
     profiled = [r for r in record.results if r.get("profile", {}).get("layers")]
     context = {"doc": document, "plots": [p.name for p in plots], "fmt": fmt,
+               "cell_text": cell_text,
                "lag_variants": lag_variants, "fault_table": suite.table,
                "fault_cell": suite.cell, "profiled": profiled,
                "profile_layers": [name for name in profiling.LAYER_NAMES
@@ -128,6 +137,22 @@ def write(config: RunConfig, record: Record, finished_at: str | None = None,
     (out / "report.html").write_text(TEMPLATES.get_template("report.html.j2").render(
         **context, images=images))
     return out
+
+
+def cell_text(cell: dict[str, Any]) -> str:
+    """A verdict cell: the median and its 95% interval, "≥" when the knee search found no
+    load it failed, the ratio to the baseline and its interval, and any errors."""
+    text = ("≥ " if cell.get("censored") else "") + fmt(cell["median"])
+    if cell.get("repeats", 1) > 1:
+        text += f" [{fmt(cell['low'])}–{fmt(cell['high'])}]"
+    ratio = cell.get("ratio_to_baseline")
+    if ratio:
+        text += f" ×{ratio['median']:.2f}"
+        if ratio["low"] != ratio["high"]:
+            text += f" [{ratio['low']:.2f}–{ratio['high']:.2f}]"
+    if cell.get("errors"):
+        text += f" ⚠ {cell['errors']} errors"
+    return text
 
 
 def fmt(value: Any) -> str:

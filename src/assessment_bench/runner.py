@@ -9,7 +9,6 @@ Ctrl-C too; what was measured before an interruption is still reported.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
 import subprocess
@@ -27,10 +26,17 @@ import httpx
 
 from assessment_bench import environment, loop_lag, profiling
 from assessment_bench.load.wrk import run_wrk
-from assessment_bench.metrics import Sampler, postgres, settle, tree
+from assessment_bench.metrics import Sampler, postgres, settle, tree, tree_of_one
 from assessment_bench.modes import FAKE_LLM_GAP, FAKE_LLM_TOKENS, FAKE_LLM_TTFT, Mode
-from assessment_bench.scenarios import HEADLINES, RUNNERS, Target, load_process
+from assessment_bench.scenarios import (
+    HEADLINES,
+    MOST_SAVES_PER_S,
+    RUNNERS,
+    Target,
+    load_process,
+)
 from assessment_bench.variants import VARIANTS, start, stop, wait_ready
+from assessment_bench.workload import Workload
 from assessment_core import migrate
 from assessment_core.settings import Settings
 from assessment_dev.embedded_db import EmbeddedPostgres
@@ -44,6 +50,9 @@ PIN_OTHERS = ("taskset", "-c", OTHER_CORES)
 FAKE_LLM_PROFILE = ("--ttft", str(FAKE_LLM_TTFT), "--tokens", str(FAKE_LLM_TOKENS),
                     "--gap", str(FAKE_LLM_GAP))
 BENCH_DATABASE = "assessment_bench"
+# Everything that runs on the helper core(s): its summed CPU says whether they kept up.
+HELPERS = ("postgres", "fake_llm", "load_generator", "profiler", "bench")
+HELPER_CORE_COUNT = max(1, (os.cpu_count() or 2) - 1)
 CHAT_STREAM_ROOM = 4000
 
 
@@ -131,13 +140,6 @@ def delay_proxy(database_url: str, delay_ms: float) -> Iterator[str]:
         process.wait(10)
 
 
-def make_sessions(base: str, count: int, path: Path) -> None:
-    with httpx.Client(base_url=base, timeout=30) as http:
-        sessions = [http.post("/api/sessions", json={}).json() for _ in range(count)]
-    path.write_text(json.dumps([{"session_id": s["session_id"], "token": s["token"]}
-                                for s in sessions]))
-
-
 class Bench:
     def __init__(self, config: RunConfig) -> None:
         self.config = config
@@ -152,30 +154,37 @@ class Bench:
 
     def run(self) -> Record:
         config = self.config
+        # The bench itself (its sampler wakes ten times a second) stays off the server's core.
+        os.sched_setaffinity(0, set(range(1, os.cpu_count() or 2)) or {0})
         settings = Settings()
-        total = config.repeats * len(config.variants) * len(config.scenarios)
+        total = (config.repeats * len(config.variants) + len(config.profile)) \
+            * len(config.scenarios)
         step = 0
         if config.profile:
             shutil.rmtree(config.out / "profiles", ignore_errors=True)  # an earlier run's
             self.record.caveats.append(
-                f"py-spy sampled {', '.join(config.profile)} in the first repeat "
-                f"({profiling.RATE} samples/s, stopping the server's threads for each); "
-                + ("those figures are in the medians." if config.repeats > 1 else
-                   "every figure of those variants was taken under it."))
+                f"py-spy sampled {', '.join(config.profile)} in a repeat of their own "
+                f"(repeat 0, {profiling.RATE} samples/s, stopping the server's threads for "
+                "each); its figures are left out of every median and ratio.")
         with ExitStack() as stack:
             try:
                 db_url, pg_version = stack.enter_context(bench_database(settings))
                 llm_url = stack.enter_context(running_fake_llm(*FAKE_LLM_PROFILE,
                                                                prefix=PIN_OTHERS))
+                self.llm_url = llm_url
                 self.record.environment = environment.describe(SERVER_CORE, OTHER_CORES,
                                                                pg_version)
                 fake_pid = self._fake_llm_pid()
-                for repeat in range(1, config.repeats + 1):
-                    self._ceiling(db_url, repeat)
+                # Repeat 0 is the profiled variants' alone: sampling slows a server, so its
+                # figures never reach a median.
+                for repeat in range(0 if config.profile else 1, config.repeats + 1):
+                    if repeat:
+                        self._ceiling(db_url, repeat)
                     # Each repeat starts with the next variant: whoever runs first runs right
                     # after the driver ceiling's burst of writes, and nobody should always be it.
                     shift = (repeat - 1) % len(config.variants)
-                    for name in config.variants[shift:] + config.variants[:shift]:
+                    order = config.variants[shift:] + config.variants[:shift]
+                    for name in order if repeat else config.profile:
                         try:
                             step = self._variant(name, repeat, db_url, llm_url, fake_pid, step,
                                                  total)
@@ -204,16 +213,15 @@ class Bench:
     def _ceiling(self, db_url: str, repeat: int) -> None:
         if "phq-save" not in self.config.scenarios:
             return
-        sessions = self.work / "ceiling-sessions.json"
         asyncio.run(_reset(db_url))
-        sessions.write_text(json.dumps(asyncio.run(_seed_sessions(db_url,
-                                                                  self.config.mode.sessions))))
-        figures = load_process("ceiling", db_url, "--seconds", str(self.config.mode.seconds),
-                               "--sessions", str(sessions), prefix=PIN_SERVER)
+        seconds = self.config.mode.seconds
+        schedule, _ = Workload(db_url, self.work).schedule(MOST_SAVES_PER_S * seconds)
+        figures = load_process("ceiling", db_url, "--seconds", str(seconds), "--schedule",
+                               str(schedule), prefix=PIN_SERVER)
         figures["repeat"] = repeat
         self.record.ceiling.append(figures)
         say(f"raw driver ceiling (asyncpg, no HTTP, core {SERVER_CORE}): "
-            f"{figures['upserts_per_s']:,.0f} upserts/s")
+            f"{figures['saves_per_s']:,.0f} saves/s")
 
     def _variant(self, name: str, repeat: int, db_url: str, llm_url: str, fake_pid: int,
                  step: int, total: int) -> int:
@@ -221,12 +229,12 @@ class Bench:
         scenarios = [s for s in self.config.scenarios if s != "db-latency"]
         if scenarios:
             with self._serving(name, db_url, llm_url) as (process, base):
-                sessions = self.work / f"{name}-sessions.json"
-                make_sessions(base, mode.sessions, sessions)
+                workload = Workload(db_url, self.work)
                 if mode.name != "smoke":
-                    run_wrk(base, json.loads(sessions.read_text()), 2, mode.connections,
+                    warmup, length = workload.schedule(MOST_SAVES_PER_S * 2)
+                    run_wrk(base, warmup, length, 2, mode.connections,
                             prefix=PIN_OTHERS)  # warm-up, not recorded
-                target = Target(base, mode, sessions, PIN_OTHERS)
+                target = Target(base, mode, workload, PIN_OTHERS)
                 for scenario in scenarios:
                     step += 1
                     self._measure(name, scenario, repeat, target, process.pid, fake_pid, step,
@@ -235,9 +243,7 @@ class Bench:
             step += 1
             with delay_proxy(db_url, mode.db_delay_ms) as slow_url, \
                     self._serving(name, slow_url, llm_url, reset_url=db_url) as (process, base):
-                sessions = self.work / f"{name}-slow-sessions.json"
-                make_sessions(base, mode.sessions, sessions)
-                target = Target(base, mode, sessions, PIN_OTHERS)
+                target = Target(base, mode, Workload(db_url, self.work), PIN_OTHERS)
                 self._measure(name, "db-latency", repeat, target, process.pid, fake_pid, step,
                               total)
         return step
@@ -280,17 +286,23 @@ class Bench:
             return [p for p in psutil.Process().children(recursive=True)
                     if p.pid not in skip and not _is_profiler(p)]
 
+        def profilers() -> list[Any]:
+            import psutil
+
+            return [p for p in psutil.Process().children(recursive=True) if _is_profiler(p)]
+
         groups = {"server": server, "postgres": postgres, "fake_llm": tree(fake_pid),
-                  "load_generator": loadgen}
+                  "load_generator": loadgen, "profiler": profilers, "bench": tree_of_one(own)}
         # The previous scenario's backlog is not this one's load: turns still being stored on
         # the server, autovacuum and checkpoint writes in PostgreSQL (on the load's core).
         settled = settle(server) + settle(postgres)
         started = time.monotonic()
         lag_before = loop_lag.scrape(target.base)
+        upstream_before = fake_llm_stats(self.llm_url)
         profile: dict[str, Any] = {}
         try:
             with self._profiling(name, scenario, repeat, server_pid) as profile, \
-                    Sampler(groups) as sampler:
+                    Sampler(groups, helpers=HELPERS) as sampler:
                 figures, headline = RUNNERS[scenario](target)
         except (RuntimeError, subprocess.SubprocessError, OSError, ValueError) as error:
             self.record.caveats.append(f"{name} {scenario} (repeat {repeat}) failed: {error}")
@@ -301,9 +313,11 @@ class Bench:
         result = {
             "variant": name, "scenario": scenario, "repeat": repeat, "headline": headline,
             "figures": figures, "resources": resources, "loop_lag": lag, "settled_s": settled,
+            "fake_llm": fake_llm_lateness(upstream_before, fake_llm_stats(self.llm_url)),
             "seconds": round(time.monotonic() - started, 1)}
         if profile:
             result["profile"] = profile
+            result["profiled"] = True
             if "error" in profile:
                 self.record.caveats.append(f"{name} {scenario} was not profiled: "
                                            f"{profile['error']}")
@@ -314,14 +328,35 @@ class Bench:
     @contextmanager
     def _profiling(self, name: str, scenario: str, repeat: int,
                    server_pid: int) -> Iterator[dict[str, Any]]:
-        """py-spy on the server while the scenario runs, if this variant is profiled; the
-        first repeat only, so the other repeats' figures carry no sampling cost at all."""
-        if name not in self.config.profile or repeat != 1:
+        """py-spy on the server while the scenario runs, in the profiled variants' repeat 0
+        only, so the measured repeats carry no sampling cost at all."""
+        if name not in self.config.profile or repeat != 0:
             yield {}
             return
         out = self.config.out / "profiles" / f"{name}-{scenario}.folded"
         with profiling.recording(server_pid, out, prefix=PIN_OTHERS) as profile:
             yield profile
+
+
+def fake_llm_stats(llm_url: str) -> dict[str, Any]:
+    answer: dict[str, Any] = httpx.get(llm_url.removesuffix("/v1") + "/_stats", timeout=10).json()
+    return answer
+
+
+def fake_llm_lateness(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any] | None:
+    """How late the fake LLM sent its tokens over a scenario, against its own cadence: the
+    tokens it sent and the upper edge of the bucket that holds the 99th percentile (ms)."""
+    counts = [b - a for a, b in zip(before["late_tokens"], after["late_tokens"], strict=True)]
+    tokens = sum(counts)
+    if not tokens:
+        return None
+    edges = [*after["lateness_edges_ms"], float("inf")]
+    seen = 0
+    for edge, count in zip(edges, counts, strict=True):
+        seen += count
+        if seen >= 0.99 * tokens:
+            return {"tokens": tokens, "lateness_p99_ms": edge}
+    return {"tokens": tokens, "lateness_p99_ms": edges[-1]}
 
 
 def _is_profiler(process: Any) -> bool:
@@ -332,20 +367,3 @@ def _is_profiler(process: Any) -> bool:
         return bool(process.name() == "py-spy")
     except psutil.Error:  # gone since it was listed
         return False
-
-
-async def _seed_sessions(db_url: str, count: int) -> list[dict[str, str]]:
-    """Sessions for the ceiling run, made directly in the database."""
-    from assessment_async.services.sessions import insert_session
-    from assessment_core.tokens import new_token
-
-    conn = await asyncpg.connect(db_url)
-    made = []
-    try:
-        for _ in range(count):
-            token, token_hash = new_token()
-            row = await insert_session(conn, token_hash, None)
-            made.append({"session_id": str(row["id"]), "token": token})
-    finally:
-        await conn.close()
-    return made

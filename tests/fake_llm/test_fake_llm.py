@@ -7,6 +7,7 @@ import pytest
 from openai import APIStatusError, AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam
 
+from assessment_dev.fake_llm.launch import running_fake_llm
 from assessment_dev.fake_llm.profile import Profile
 from assessment_dev.fake_llm.text import answer_tokens
 
@@ -85,3 +86,14 @@ async def test_a_directive_in_the_prompt_overrides_the_profile(fake_llm_url: str
         with pytest.raises(APIStatusError) as caught:
             await client.chat.completions.create(model="m", messages=messages)
     assert caught.value.status_code == 503
+
+
+def test_it_counts_how_late_each_token_left_against_its_cadence() -> None:
+    # A server of its own: nothing else streams from it meanwhile.
+    with running_fake_llm("--ttft", "0.01", "--tokens", "12", "--gap", "0.002") as url:
+        body = {"model": "fake-llm", "messages": MESSAGES, "stream": True}
+        with httpx.stream("POST", f"{url}/chat/completions", json=body) as response:
+            assert b"[DONE]" in response.read()
+        stats = httpx.get(url.removesuffix("/v1") + "/_stats").json()
+    assert sum(stats["late_tokens"]) == 12  # the wait before the first token, then each gap
+    assert len(stats["late_tokens"]) == len(stats["lateness_edges_ms"]) + 1

@@ -1,16 +1,16 @@
-"""Open-loop PHQ saves: requests leave on a fixed schedule whatever the server does, and each
-latency is counted from its intended send time (no coordinated omission). A request that
-fails or times out counts in the percentiles with the time it took to fail: a participant
-who waited 10 s for nothing had a 10 s save, not none.
+"""Open-loop PHQ saves: the participants' schedule (load/participants.py) sent at a fixed
+rate whatever the server does, each latency counted from its intended send time (no
+coordinated omission). A request that fails or times out counts in the percentiles with the
+time it took to fail: a participant who waited 10 s for nothing had a 10 s save, not none.
+The generator checks itself: how late it sent, against the schedule (send lateness).
 
-    python -m assessment_bench.load.openloop URL --rate R --seconds S --sessions FILE
+    python -m assessment_bench.load.openloop URL --rate R --seconds S --schedule FILE
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import time
 
 import aiohttp
@@ -18,31 +18,42 @@ import aiohttp
 from assessment_bench.load.stats import latency_ms
 
 
-async def run(base: str, rate: float, seconds: float, sessions: list[dict[str, str]],
+def read_schedule(path: str) -> list[tuple[str, str, int, int]]:
+    with open(path) as lines:
+        return [(sid, token, int(item), int(answer))
+                for sid, token, item, answer in (line.split() for line in lines)]
+
+
+async def run(base: str, rate: float, seconds: float, steps: list[tuple[str, str, int, int]],
               request_timeout: float) -> dict[str, object]:
     latencies: list[float] = []
     every: list[float] = []  # successes and failures, for the percentiles
+    lateness: list[float] = []  # when each request left, against when it was due
     errors: dict[str, int] = {}
     total = int(rate * seconds)
+    if total > len(steps):
+        errors["schedule_wrapped"] = total - len(steps)
     connector = aiohttp.TCPConnector(limit=0)
     client_timeout = aiohttp.ClientTimeout(total=request_timeout)
     async with aiohttp.ClientSession(connector=connector, timeout=client_timeout) as http:
-        start = time.perf_counter() + 0.05
 
-        async def one(i: int) -> None:
-            intended = start + i / rate
-            delay = intended - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            session = sessions[i % len(sessions)]
-            url = f"{base}/api/sessions/{session['session_id']}/phq/responses/{i % 10 + 1}"
+        async def one(i: int, intended: float) -> None:
+            lateness.append(time.perf_counter() - intended)
+            sid, token, item, answer = steps[i % len(steps)]
+            headers = {"Authorization": f"Bearer {token}"}
+            if item == 0:
+                call = http.post(f"{base}/api/sessions/{sid}/phq/submit",
+                                 json={"responses": []}, headers=headers)
+                expect: tuple[int, ...] = (200, 201)
+            else:
+                call = http.put(f"{base}/api/sessions/{sid}/phq/responses/{item}",
+                                json={"answer": answer}, headers=headers)
+                expect = (200,)
             failure = None
             try:
-                async with http.put(url, json={"answer": i % 4},
-                                    headers={"Authorization": f"Bearer {session['token']}"}
-                                    ) as response:
+                async with call as response:
                     await response.read()
-                    if response.status != 200:
+                    if response.status not in expect:
                         failure = f"http {response.status}"
             except (aiohttp.ClientError, TimeoutError) as error:
                 failure = type(error).__name__
@@ -53,11 +64,25 @@ async def run(base: str, rate: float, seconds: float, sessions: list[dict[str, s
             else:
                 errors[failure] = errors.get(failure, 0) + 1
 
-        tasks = [asyncio.ensure_future(one(i)) for i in range(total)]
-        await asyncio.gather(*tasks)
+        running: set[asyncio.Task[None]] = set()
+        start = time.perf_counter() + 0.05
+        sent = 0
+        while sent < total:
+            # Every request that is due now leaves now; then sleep until the next is due.
+            due = min(total, int((time.perf_counter() - start) * rate) + 1)
+            for i in range(sent, due):
+                task = asyncio.ensure_future(one(i, start + i / rate))
+                running.add(task)
+                task.add_done_callback(running.discard)
+            sent = max(sent, due)
+            await asyncio.sleep(max(0.0, start + sent / rate - time.perf_counter()))
+        await asyncio.gather(*running)
         elapsed = time.perf_counter() - start
+    late = latency_ms(lateness)
     return {"target_rate": rate, "achieved_rate": round(len(latencies) / elapsed, 1),
-            "requests": total, "ok": len(latencies), "errors": errors, **latency_ms(every)}
+            "requests": total, "ok": len(latencies), "errors": errors,
+            "send_lateness_p99_ms": late["p99_ms"], "send_lateness_max_ms": late["max_ms"],
+            **latency_ms(every)}
 
 
 def main() -> None:
@@ -65,15 +90,15 @@ def main() -> None:
     parser.add_argument("base")
     parser.add_argument("--rate", type=float, required=True)
     parser.add_argument("--seconds", type=float, required=True)
-    parser.add_argument("--sessions", required=True, help="JSON file: [{session_id, token}]")
-    parser.add_argument("--timeout", type=float, default=10)
+    parser.add_argument("--schedule", required=True, help="the participants' schedule file")
+    parser.add_argument("--request-timeout", type=float, default=10)
     args = parser.parse_args()
-    with open(args.sessions) as handle:
-        sessions = json.load(handle)
+    import json
+
     import uvloop
 
-    print(json.dumps(uvloop.run(run(args.base, args.rate, args.seconds, sessions,
-                                    args.timeout))))
+    print(json.dumps(uvloop.run(run(args.base, args.rate, args.seconds,
+                                    read_schedule(args.schedule), args.request_timeout))))
 
 
 if __name__ == "__main__":

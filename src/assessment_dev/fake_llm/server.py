@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import random
 import re
 import time
@@ -21,6 +22,10 @@ MODEL = "fake-llm"
 DIRECTIVE = re.compile(r"\{\{fake-llm:([^}]*)\}\}")
 
 
+# Upper edges (ms) of the buckets that count how late each token left against its cadence.
+LATENESS_EDGES_MS = (1, 2, 5, 10, 20, 50, 100, 250, 500, 1000)
+
+
 @dataclass
 class Stats:
     """Counters the tests and the bench read from GET /_stats."""
@@ -33,6 +38,14 @@ class Stats:
     tokens_sent: int = 0
     # The roles of the last request's messages, so tests can see the prompt's shape.
     last_roles: list[str] = field(default_factory=list)
+    # Tokens by how late they left against their stream's cadence: one count per bucket of
+    # LATENESS_EDGES_MS, the last for anything later. A busy server sends late; the bench
+    # reads the difference over a scenario to know whether the upstream kept its pace.
+    lateness_edges_ms: tuple[int, ...] = LATENESS_EDGES_MS
+    late_tokens: list[int] = field(default_factory=lambda: [0] * (len(LATENESS_EDGES_MS) + 1))
+
+    def count_lateness(self, seconds: float) -> None:
+        self.late_tokens[bisect.bisect_left(LATENESS_EDGES_MS, seconds * 1000)] += 1
 
 
 PROFILE_KEY = web.AppKey("profile", Profile)
@@ -68,8 +81,8 @@ class Cadence:
     sends a late token at once instead of adding its delay to every later one, so a stream
     lasts ttft + (tokens - 1) x gap however loaded this server is."""
 
-    def __init__(self, profile: Profile, rng: random.Random) -> None:
-        self.profile, self.rng = profile, rng
+    def __init__(self, profile: Profile, rng: random.Random, stats: Stats) -> None:
+        self.profile, self.rng, self.stats = profile, rng, stats
         self.loop = asyncio.get_running_loop()
         self.due = self.loop.time()
 
@@ -82,6 +95,7 @@ class Cadence:
         delay = self.due - self.loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
+        self.stats.count_lateness(max(0.0, self.loop.time() - self.due))
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -159,7 +173,7 @@ async def stream(
     stats.active_streams += 1
     finished = False
     try:
-        cadence = Cadence(profile, rng)
+        cadence = Cadence(profile, rng, stats)
         await response.write(chunk(b'{"role":"assistant","content":""}'))
         await cadence.after(profile.ttft)
         for index, token in enumerate(tokens):
