@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import asyncpg
+import logging
 
-from assessment_async.infra.db import database_unavailable
+import asyncpg
+import pytest
+
+from assessment_async.infra.db import Database, database_unavailable
+from assessment_core.settings import Settings
 
 
 def test_a_connection_the_server_is_terminating_counts_as_unavailable() -> None:
@@ -26,3 +30,23 @@ def test_the_cause_chain_is_followed() -> None:
 def test_a_plain_bug_is_not_an_outage() -> None:
     assert not database_unavailable(ValueError("bad value"))
     assert not database_unavailable(asyncpg.UniqueViolationError("duplicate key"))
+
+
+async def test_a_connection_returned_inside_a_transaction_is_never_handed_out_again(
+    settings: Settings, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A request cut off between BEGIN and its end must not poison the next user."""
+    db = Database(settings, settings.database_url or "", pool_size=1)
+    try:
+        async with db.connection() as conn:
+            await conn.execute("BEGIN")
+            await conn.execute("SELECT 1")
+            left = conn
+        with caplog.at_level(logging.ERROR, logger="assessment_async.infra.db"):
+            async with db.connection() as conn:
+                assert not conn.is_in_transaction()
+                assert conn is not left
+                assert await conn.fetchval("SELECT 2") == 2
+        assert "came back inside a transaction" in caplog.text
+    finally:
+        await db.dispose()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -143,6 +144,7 @@ def delay_proxy(database_url: str, delay_ms: float) -> Iterator[str]:
 class Bench:
     def __init__(self, config: RunConfig) -> None:
         self.config = config
+        self.serves = 0
         self.record = Record(started=datetime.now(UTC).isoformat())
         self.work = Path(self._tempdir())
 
@@ -255,7 +257,9 @@ class Bench:
         captures = self.work / f"captures-{name}"
         shutil.rmtree(captures, ignore_errors=True)
         port = free_port()
-        log = open(self.work / f"{name}.log", "ab")
+        self.serves += 1
+        log_path = self.work / f"{name}-{self.serves}.log"
+        log = open(log_path, "wb")
         # Every variant gets the same settings. The chat scenarios send turns back to back
         # from each session, far above a participant's pace, so the per-minute cap is off.
         # The chat saturation step holds thousands of streams: every variant may open as many
@@ -272,6 +276,20 @@ class Bench:
         finally:
             stop(process)
             log.close()
+            self._keep_log(name, log_path)
+
+    def _keep_log(self, name: str, path: Path) -> None:
+        """A server that logged errors (at LOG_LEVEL=ERROR, anything it logged) keeps its
+        log in the run folder, without machine paths, and the report says so."""
+        text = path.read_text(errors="replace").strip()
+        if not text:
+            return
+        kept = self.config.out / "logs" / path.name
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_text(portable_log(text) + "\n")
+        lines = len(text.splitlines())
+        self.record.caveats.append(f"{name}'s server logged {lines:,} lines at ERROR level "
+                                   f"(logs/{path.name}).")
 
     def _measure(self, name: str, scenario: str, repeat: int, target: Target, server_pid: int,
                  fake_pid: int, step: int, total: int) -> None:
@@ -336,6 +354,11 @@ class Bench:
         out = self.config.out / "profiles" / f"{name}-{scenario}.folded"
         with profiling.recording(server_pid, out, prefix=PIN_OTHERS) as profile:
             yield profile
+
+
+def portable_log(text: str) -> str:
+    """A server log with the machine's paths cut down to the package's own."""
+    return re.sub(r'(File ")[^"]*/(site-packages|src)/', r"\1", text)
 
 
 def fake_llm_stats(llm_url: str) -> dict[str, Any]:

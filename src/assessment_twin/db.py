@@ -53,6 +53,14 @@ def fetchrow(conn: Connection, statement: Statement, **values: Any) -> dict[str,
     return dict(row) if row is not None else None
 
 
+def fetchone(conn: Connection, statement: Statement, **values: Any) -> dict[str, Any]:
+    """The one row a statement always returns (an INSERT ... RETURNING, say)."""
+    row = fetchrow(conn, statement, **values)
+    if row is None:
+        raise LookupError(f"{statement.name} returned no row")
+    return row
+
+
 def fetchval(conn: Connection, statement: Statement, **values: Any) -> Any:
     return conn.exec_driver_sql(statement.psycopg, values).scalar()
 

@@ -36,4 +36,4 @@ def test_compose_services_and_commands_exist() -> None:
     assert "wrk" in dockerfile
     # The image installs the lock, hashes checked, then the project without resolving again.
     assert "--require-hashes -r requirements.lock" in dockerfile
-    assert "--no-deps ." in dockerfile
+    assert "--no-deps --no-build-isolation ." in dockerfile

@@ -9,6 +9,7 @@ statements (assessment_core/sql) through fetch, fetchrow, fetchval, execute and 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -24,6 +25,8 @@ from assessment_async.infra.metrics import POOL_IN_USE, POOL_SIZE
 from assessment_core import database
 from assessment_core.settings import Settings, driver_url
 from assessment_core.sql import SQL, Statement
+
+log = logging.getLogger(__name__)
 
 
 class Database:
@@ -60,14 +63,24 @@ class Database:
 
 
 def _discard_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-    """Replace a pooled connection the server has closed (a restart, an admin's kill).
+    """Replace a pooled connection the server has closed (a restart, an admin's kill), or
+    one that came back still inside a transaction.
 
-    Services use the asyncpg connection directly, so SQLAlchemy never sees their errors and
-    would hand the dead connection out again forever. asyncpg knows at no cost when the server
-    closed the socket; pool_pre_ping would spend a round trip on every checkout to learn it.
+    Services use the asyncpg connection directly, so SQLAlchemy never sees their errors or
+    their transactions: it would hand a dead connection out again forever, and its reset on
+    return rolls back only transactions it began itself. A connection returned inside a
+    transaction (a request cut off between BEGIN and its end) would make every statement of
+    its next user fail with "current transaction is aborted", request after request: seen
+    under the bench's overload steps. asyncpg knows both at no cost (the socket, and the
+    transaction status of the last ReadyForQuery); pool_pre_ping would spend a round trip on
+    every checkout. Discarding the connection closes it, and PostgreSQL rolls back.
     """
-    if dbapi_connection.driver_connection.is_closed():
+    connection = dbapi_connection.driver_connection
+    if connection.is_closed():
         raise sa_exc.DisconnectionError("the server closed this connection")
+    if connection.is_in_transaction():
+        log.error("a pooled connection came back inside a transaction; discarding it")
+        raise sa_exc.DisconnectionError("the connection was left inside a transaction")
 
 
 def get_db() -> Database:
@@ -102,6 +115,14 @@ async def fetch(conn: Connection, statement: Statement, **values: Any) -> list[R
 
 async def fetchrow(conn: Connection, statement: Statement, **values: Any) -> Record | None:
     return await conn.fetchrow(statement.asyncpg, *statement.args(**values))
+
+
+async def fetchone(conn: Connection, statement: Statement, **values: Any) -> Record:
+    """The one row a statement always returns (an INSERT ... RETURNING, say)."""
+    row = await fetchrow(conn, statement, **values)
+    if row is None:
+        raise LookupError(f"{statement.name} returned no row")
+    return row
 
 
 async def fetchval(conn: Connection, statement: Statement, **values: Any) -> Any:

@@ -13,7 +13,7 @@ from uuid import UUID
 import asyncpg
 from asyncpg import Record
 
-from assessment_async.infra.db import Connection, execute, fetch, fetchrow, fetchval
+from assessment_async.infra.db import Connection, execute, fetch, fetchone, fetchrow, fetchval
 from assessment_core.chat import TurnInProgress, TurnRateLimited
 from assessment_core.sql import SQL
 
@@ -53,9 +53,8 @@ async def insert_turn(
 
 async def _insert_streaming_turn(conn: Connection, session_id: UUID, user_message: str,
                                  model: str) -> Record:
-    row = await fetchrow(conn, SQL.insert_streaming_turn, id=uuid.uuid4(),
+    row = await fetchone(conn, SQL.insert_streaming_turn, id=uuid.uuid4(),
                          session_id=session_id, user_message=user_message, model=model)
-    assert row is not None
     return row
 
 
@@ -95,7 +94,6 @@ async def select_turns(conn: Connection, session_id: UUID) -> list[Record]:
 async def insert_message(
     conn: Connection, session_id: UUID, role: str, content: str, metadata: dict[str, Any],
 ) -> Record:
-    row = await fetchrow(conn, SQL.insert_message, id=uuid.uuid4(), session_id=session_id,
+    row = await fetchone(conn, SQL.insert_message, id=uuid.uuid4(), session_id=session_id,
                          role=role, content=content, metadata=json.dumps(metadata))
-    assert row is not None
     return row

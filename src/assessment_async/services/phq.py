@@ -11,7 +11,7 @@ from uuid import UUID
 
 from asyncpg import Record
 
-from assessment_async.infra.db import Connection, execute, fetch, fetchrow
+from assessment_async.infra.db import Connection, execute, fetch, fetchone, fetchrow
 from assessment_core.instruments import Instrument
 from assessment_core.questionnaire import assessment_values
 from assessment_core.sql import SQL
@@ -47,7 +47,6 @@ async def submit_assessment(
                           answers=list(answers.values()))
         saved = {r["question_id"]: r["answer"]
                  for r in await select_responses(conn, session_id, instrument.key)}
-        row = await fetchrow(conn, SQL.insert_assessment,
+        row = await fetchone(conn, SQL.insert_assessment,
                              **assessment_values(instrument, session_id, saved))
-        assert row is not None
         return row, True

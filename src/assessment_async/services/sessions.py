@@ -7,15 +7,14 @@ from uuid import UUID
 
 from asyncpg import Record
 
-from assessment_async.infra.db import Connection, fetchrow, fetchval
+from assessment_async.infra.db import Connection, fetchone, fetchval
 from assessment_core.sql import SQL
 
 
 async def insert_session(conn: Connection, token_hash: bytes,
                          participant_ref: str | None) -> Record:
-    row = await fetchrow(conn, SQL.insert_session, id=uuid.uuid4(), token_hash=token_hash,
+    row = await fetchone(conn, SQL.insert_session, id=uuid.uuid4(), token_hash=token_hash,
                          participant_ref=participant_ref)
-    assert row is not None
     return row
 
 
@@ -28,6 +27,5 @@ async def select_session_id_by_token(conn: Connection, token_hash: bytes) -> UUI
 async def select_summary(conn: Connection, session_id: UUID, instrument: str) -> Record:
     """One row: the session (checked to exist), how many answers it saved, and its
     assessment if submitted."""
-    row = await fetchrow(conn, SQL.select_summary, session_id=session_id, instrument=instrument)
-    assert row is not None
+    row = await fetchone(conn, SQL.select_summary, session_id=session_id, instrument=instrument)
     return row

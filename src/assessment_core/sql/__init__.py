@@ -26,6 +26,10 @@ __all__ = ["SQL", "Statement", "parse"]
 # What a parameter can be mistaken for is matched first: a quoted string or identifier, a
 # comment, a `::type` cast. What is left of the form `:name` is a parameter.
 _TOKENS = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|::|:([A-Za-z_]\w*)|%""")
+# What this loader does not read, refused rather than misread: escape strings (E'...'),
+# dollar-quoted bodies ($$...$$) and block comments, inside which a `:name` is not one.
+_UNREAD = re.compile(r"""(?<![\w'])[eE]'|\$\w*\$|/\*""")
+_RESERVED = {"get", "items", "keys", "values"}  # Mapping's own: SQL.keys would not be a query
 _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 
 
@@ -52,6 +56,11 @@ def _compile(name: str, body: str) -> Statement:
     while lines and lines[0].startswith("--"):
         doc.append(lines.pop(0).removeprefix("--").strip())
     text = "\n".join(lines).strip().removesuffix(";")
+    if name in _RESERVED:
+        raise ValueError(f"a statement may not be named {name!r} (SQL.{name} is a method)")
+    if (unread := _UNREAD.search(text)) is not None:
+        raise ValueError(f"{name}: {unread.group(0)!r} is not read by this loader: write the "
+                         "statement without escape strings, dollar quoting or block comments")
     params: list[str] = []
 
     def render(numbered: bool) -> str:
@@ -63,10 +72,10 @@ def _compile(name: str, body: str) -> Statement:
                 if param not in params:
                     params.append(param)
                 token = f"${params.index(param) + 1}" if numbered else f"%({param})s"
-            elif token == "%":
-                token = "%" if numbered else "%%"
             elif token.startswith("--"):
                 token = ""  # comments stay in the file, not on the wire
+            elif not numbered:
+                token = token.replace("%", "%%")  # psycopg reads % as a placeholder's start
             out.append(text[last:match.start()] + token)
             last = match.end()
         out.append(text[last:])

@@ -50,8 +50,12 @@ SELECT question_id, answer, updated_at
 SELECT 1 FROM sessions WHERE id = :session_id FOR UPDATE;
 
 -- name: select_assessment
--- The whole row: the answer bodies pick their fields by name (questionnaire.py).
-SELECT * FROM assessments WHERE session_id = :session_id AND instrument = :instrument;
+-- The columns the answer bodies read (questionnaire.py), named: asyncpg caches a prepared
+-- statement's row shape, so `*` would fail once a migration added a column under a running
+-- app.
+SELECT id, instrument, total_score, severity, flagged, difficulty, answers, submitted_at
+  FROM assessments
+ WHERE session_id = :session_id AND instrument = :instrument;
 
 -- name: insert_assessment
 -- The scored assessment, with the answers exactly as scored.
@@ -59,4 +63,4 @@ INSERT INTO assessments (id, session_id, instrument, total_score, severity, flag
                          difficulty, answers)
 VALUES (:id, :session_id, :instrument, :total_score, :severity, :flagged, :difficulty,
         :answers::jsonb)
-RETURNING *;
+RETURNING id, instrument, total_score, severity, flagged, difficulty, answers, submitted_at;

@@ -74,7 +74,9 @@ def _turn_events(client: SyncLLMClient, settings: Settings, session_id: UUID,
         ended = True
     except UpstreamError as error:
         failure = error
-    except GeneratorExit:  # the server closed us: the client went away
+    except BaseException:
+        # The server closed us (the client went away: GeneratorExit), or the worker is
+        # stopping (GreenletExit), or something unforeseen: the turn's end is stored anyway.
         if deltas is not None:
             deltas.close()
         store(turn["id"], parts, outcome(bool(parts), False), "CLIENT_DISCONNECTED", result)

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from assessment_core.chat import TurnInProgress, TurnRateLimited
 from assessment_core.sql import SQL
-from assessment_twin.db import execute, fetch, fetchrow, fetchval, transaction
+from assessment_twin.db import execute, fetch, fetchone, fetchrow, fetchval, transaction
 
 
 class LLMConversationService:
@@ -42,11 +42,10 @@ class LLMConversationService:
                                     turns_per_minute=turns_per_minute)
                     if wait is not None:
                         raise TurnRateLimited(wait)
-                row = fetchrow(conn, SQL.insert_streaming_turn, id=uuid.uuid4(),
+                row = fetchone(conn, SQL.insert_streaming_turn, id=uuid.uuid4(),
                                session_id=session_id, user_message=user_message, model=model)
         except IntegrityError:
             raise TurnInProgress from None
-        assert row is not None
         return row
 
     @classmethod
@@ -64,8 +63,7 @@ class LLMConversationService:
     @classmethod
     def save_message(cls, session_id: UUID, message_data: dict[str, Any]) -> dict[str, Any]:
         with transaction(cls.engine) as conn:
-            row = fetchrow(conn, SQL.insert_message, id=uuid.uuid4(), session_id=session_id,
+            row = fetchone(conn, SQL.insert_message, id=uuid.uuid4(), session_id=session_id,
                            role=message_data["role"], content=message_data["content"],
                            metadata=json.dumps(message_data.get("metadata") or {}))
-        assert row is not None
         return row

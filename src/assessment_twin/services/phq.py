@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from assessment_core.instruments import INSTRUMENTS
 from assessment_core.questionnaire import assessment_values
 from assessment_core.sql import SQL
-from assessment_twin.db import execute, fetch, fetchrow, transaction
+from assessment_twin.db import execute, fetch, fetchone, fetchrow, transaction
 
 
 class PHQResponseService:
@@ -60,7 +60,6 @@ class PHQResponseService:
                         answers=[r["answer"] for r in responses_data])
             saved = {r["question_id"]: r["answer"] for r in fetch(
                 conn, SQL.select_responses, session_id=session_id, instrument=instrument)}
-            row = fetchrow(conn, SQL.insert_assessment,
+            row = fetchone(conn, SQL.insert_assessment,
                            **assessment_values(definition, session_id, saved))
-        assert row is not None
         return row, True

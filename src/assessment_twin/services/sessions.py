@@ -9,7 +9,7 @@ from uuid import UUID
 from sqlalchemy import Engine
 
 from assessment_core.sql import SQL
-from assessment_twin.db import fetchrow, fetchval, transaction
+from assessment_twin.db import fetchone, fetchval, transaction
 
 
 class SessionService:
@@ -18,9 +18,8 @@ class SessionService:
     @classmethod
     def create_session(cls, token_hash: bytes, participant_ref: str | None) -> dict[str, Any]:
         with transaction(cls.engine) as conn:
-            row = fetchrow(conn, SQL.insert_session, id=uuid.uuid4(), token_hash=token_hash,
+            row = fetchone(conn, SQL.insert_session, id=uuid.uuid4(), token_hash=token_hash,
                            participant_ref=participant_ref)
-        assert row is not None
         return row
 
     @classmethod
@@ -33,9 +32,8 @@ class SessionService:
     @classmethod
     def summary(cls, session_id: UUID, instrument: str) -> dict[str, Any]:
         with transaction(cls.engine) as conn:
-            row = fetchrow(conn, SQL.select_summary, session_id=session_id,
+            row = fetchone(conn, SQL.select_summary, session_id=session_id,
                            instrument=instrument)
-        assert row is not None
         return row
 
     @classmethod
