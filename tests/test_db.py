@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import asyncpg
@@ -48,5 +49,36 @@ async def test_a_connection_returned_inside_a_transaction_is_never_handed_out_ag
                 assert conn is not left
                 assert await conn.fetchval("SELECT 2") == 2
         assert "came back inside a transaction" in caplog.text
+    finally:
+        await db.dispose()
+
+
+async def test_a_request_cancelled_mid_transaction_leaves_no_connection_behind_in_it(
+    settings: Settings,
+) -> None:
+    """A client that leaves while its submit's transaction runs: the next request gets a
+    connection outside any transaction, and the cut-off one is closed."""
+    db = Database(settings, settings.database_url or "", pool_size=1)
+    started = asyncio.Event()
+    pids: list[int] = []
+
+    async def submit_like() -> None:
+        async with db.connection() as conn:
+            pids.append(conn.get_server_pid())
+            async with conn.transaction():
+                await conn.execute("SELECT 1")
+                started.set()
+                await conn.execute("SELECT pg_sleep(5)")  # cut off here
+
+    try:
+        task = asyncio.create_task(submit_like())
+        await asyncio.wait_for(started.wait(), 10)
+        await asyncio.sleep(0.05)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        async with asyncio.timeout(10), db.connection() as conn:
+            assert not conn.is_in_transaction()
+            assert conn.get_server_pid() != pids[0]
+            assert await conn.fetchval("SELECT 2") == 2
     finally:
         await db.dispose()

@@ -65,47 +65,92 @@ def settle(finder: Finder, quiet_percent: float = 10.0, window: float = 0.5,
     return round(time.monotonic() - started, 1)
 
 
+CLOCK_SLACK = 1.0  # seconds
+
+
 class Sampler:
     """Mean CPU (% of one core) and peak RSS (MB) per named group while the block runs, and
     the summed CPU of the groups that share the helper core(s): its mean, p95 and peak over
     samples 0.1 s apart, often enough to see a burst that a mean over the run would hide."""
+
+    # Finding the processes (a walk over /proc for PostgreSQL's backends) costs more than
+    # reading their CPU: the groups are found again once a second, read ten times a second.
+    FIND_EVERY = 10
 
     def __init__(self, groups: dict[str, Finder], helpers: tuple[str, ...] = (),
                  interval: float = 0.1) -> None:
         self.groups = groups
         self.helpers = helpers
         self.interval = interval
+        self._found: dict[str, list[psutil.Process]] = {}
+        self._samples = 0
         self.helper_cpu: list[float] = []
         self.cpu: dict[str, list[float]] = {name: [] for name in groups}
         self.rss: dict[str, float] = dict.fromkeys(groups, 0.0)
         self.rss_start: dict[str, float] = {}
         self._seen: dict[int, psutil.Process] = {}
+        self._cpu_seconds: dict[int, float] = {}  # per process, at its last sample
+        self._last = time.monotonic()
+        self._started = time.time()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def _measure(self, name: str) -> tuple[float, float]:
-        cpu = rss = 0.0
-        for process in self.groups[name]():
+    def _measure(self, name: str, elapsed: float) -> tuple[float, float, float]:
+        """The group's CPU over the last `elapsed` seconds (% of one core), its RSS (MB), and
+        the CPU seconds of processes just found that they used before this sample. A process
+        first seen since the sampler started counts from its birth, so one that lives a
+        second or two is not missed."""
+        cpu = rss = before = 0.0
+        if name not in self._found or self._samples % self.FIND_EVERY == 0:
+            self._found[name] = self.groups[name]()
+        for process in self._found[name]:
             known = self._seen.setdefault(process.pid, process)
             try:
-                cpu += known.cpu_percent()
+                times = known.cpu_times()
+                used = times.user + times.system
+                if known.pid not in self._cpu_seconds:
+                    # psutil dates a process from boot time and clock ticks, which can read
+                    # a fraction of a second before the wall clock: allow for it.
+                    born_since = known.create_time() >= self._started - CLOCK_SLACK
+                    self._cpu_seconds[known.pid] = used
+                    before += used if born_since and elapsed else 0.0
+                cpu += 100 * (used - self._cpu_seconds[known.pid]) / elapsed if elapsed else 0
+                self._cpu_seconds[known.pid] = used
                 rss += known.memory_info().rss
             except psutil.Error:
                 continue
-        return cpu, rss / 2**20
+        return cpu, rss / 2**20, before
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
+            self._samples += 1
+            now = time.monotonic()
+            elapsed, self._last = now - self._last, now
             for name in self.groups:
-                cpu, rss = self._measure(name)
+                cpu, rss, before = self._measure(name, elapsed)
                 self.cpu[name].append(cpu)
                 self.rss[name] = max(self.rss[name], rss)
+                if before:
+                    self._spread(name, before)
             if self.helpers:
                 self.helper_cpu.append(sum(self.cpu[name][-1] for name in self.helpers))
 
+    def _spread(self, name: str, seconds: float) -> None:
+        """Give CPU a process used before it was found to the samples it was not found in
+        (at most a search's worth), so a burst is not reported where there was none."""
+        back = min(self.FIND_EVERY, len(self.cpu[name]))
+        share = 100 * seconds / (back * self.interval)
+        for index in range(1, back + 1):
+            self.cpu[name][-index] += share
+            if self.helpers and name in self.helpers and index > 1 \
+                    and len(self.helper_cpu) >= index - 1:
+                self.helper_cpu[-(index - 1)] += share
+
     def __enter__(self) -> Sampler:
+        self._started = time.time()
         for name in self.groups:
-            self.rss_start[name] = self._measure(name)[1]  # also primes cpu_percent
+            self.rss_start[name] = self._measure(name, 0.0)[1]  # also notes the CPU so far
+        self._last = time.monotonic()
         self._thread.start()
         return self
 

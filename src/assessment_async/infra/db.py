@@ -9,6 +9,7 @@ statements (assessment_core/sql) through fetch, fetchrow, fetchval, execute and 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -48,10 +49,20 @@ class Database:
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
-        """A pooled asyncpg connection for one task; returned to the pool on exit."""
+        """A pooled asyncpg connection for one task; returned to the pool on exit.
+
+        A task cancelled while it holds one (its client went away mid-request) may have
+        cut a statement off, inside a transaction even, and asyncpg's ROLLBACK cannot run
+        while the cut statement is still in flight: such a connection is closed, never
+        handed to the next request (PostgreSQL rolls back what it had begun).
+        """
         async with self.engine.connect() as conn:
             raw = await conn.get_raw_connection()
-            yield raw.driver_connection
+            try:
+                yield raw.driver_connection
+            except asyncio.CancelledError:
+                await conn.invalidate()
+                raise
 
     async def ping(self) -> None:
         async with self.connection() as conn:
