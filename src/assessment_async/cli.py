@@ -80,7 +80,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             # Each worker writes its metrics there, so any worker's /metrics covers them all.
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="metrics-")
         return servers.serve(args.server or settings.server, args.app, args.host, args.port,
-                             args.workers)
+                             args.workers, settings.keepalive_timeout)
 
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:

@@ -11,6 +11,7 @@ from assessment_bench import stats
 from assessment_bench.scenarios import HEADLINES
 
 SATURATED_CPU = 90.0  # % of one core: a helper process this busy limits what was measured
+CURVES = {"growth"}  # scenarios read as curves (report sections of their own), not verdicts
 
 
 def error_count(figures: Any) -> int:
@@ -90,7 +91,7 @@ def verdict(summary: dict[str, dict[str, dict[str, Any]]], baseline: str,
     rows = []
     for scenario in scenarios:
         values = summary.get(scenario)
-        if not values:
+        if not values or scenario in CURVES:
             continue
         _, unit, higher = HEADLINES[scenario]
         base = repeats[scenario].get(baseline, {})
@@ -111,6 +112,47 @@ def verdict(summary: dict[str, dict[str, dict[str, Any]]], baseline: str,
                      "baseline": baseline, "values": cells, "winner": winner,
                      "leaders": [ranked[0], *tied]})
     return rows
+
+
+# What each scenario's work cost the server: CPU ms of its process tree per unit of work.
+COSTS = {
+    "phq-save": ("cpu_ms_per_request", "CPU ms per request (saves and submits)"),
+    "db-latency": ("cpu_ms_per_request", "CPU ms per request, slow database link"),
+    "chat-stream": ("cpu_ms_per_chat", "CPU ms per chat (40 tokens relayed)"),
+    "camera-upload": ("cpu_ms_per_mb", "CPU ms per MB uploaded"),
+    "assessment-flow": ("cpu_ms_per_flow", "CPU ms per whole assessment, at the knee"),
+}
+
+
+def costs(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """scenario -> variant -> the cost's median and interval over the repeats; for the flow,
+    also the server cores 1,000 participants at once need at the knee."""
+    table: dict[str, dict[str, dict[str, list[float]]]] = {}
+    for result in measured(results):
+        if result["scenario"] not in COSTS:
+            continue
+        key = COSTS[result["scenario"]][0]
+        cell = table.setdefault(result["scenario"], {}).setdefault(result["variant"], {})
+        for name in (key, "cores_per_1000_participants"):
+            value = result["figures"].get(name)
+            if value is not None:
+                cell.setdefault(name, []).append(float(value))
+    return {scenario: {variant: {name: spread(values) for name, values in cell.items()}
+                       for variant, cell in variants.items()}
+            for scenario, variants in table.items()}
+
+
+def growth(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """variant -> its growth curve's ends and the memory each held connection cost."""
+    table = {}
+    for result in measured(results):
+        if result["scenario"] != "growth":
+            continue
+        curve, memory = result["figures"]["curve"], result["figures"]["memory"]
+        table[result["variant"]] = {
+            "fewest": curve[0], "most": curve[-1],
+            "memory": {f"{m['kind']} {m['asked']}": m for m in memory}}
+    return table
 
 
 def first(results: list[dict[str, Any]], variant: str, scenario: str) -> list[dict[str, Any]]:

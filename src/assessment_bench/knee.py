@@ -29,8 +29,10 @@ class Search:
 
 def find_knee(try_load: Callable[[float], Figures], passes: Callable[[Figures], bool],
               start: float, limit: float, precision: float = 0.05,
-              whole: bool = False) -> Search:
-    """`try_load(load)` measures one step; `passes` judges it. `whole`: loads are integers."""
+              whole: bool = False, factor: float = 2.0) -> Search:
+    """`try_load(load)` measures one step; `passes` judges it. `whole`: loads are integers.
+    The load grows by `factor` until a step fails (a search that starts near a knee known
+    from an earlier repeat steps by less, and bisects less)."""
     search = Search()
 
     def attempt(load: float) -> bool:
@@ -50,7 +52,7 @@ def find_knee(try_load: Callable[[float], Figures], passes: Callable[[Figures], 
         if load >= limit:
             search.censored = True
             return search
-        load = min(limit, load * 2)
+        load = min(limit, float(round(load * factor)) if whole else load * factor)
     floor = max(1.0, precision * start) if whole else precision * start
     while search.failed_at is not None:
         low, high = search.knee, search.failed_at

@@ -22,6 +22,33 @@ def tree(pid: int) -> Finder:
     return find
 
 
+def cpu_seconds(finder: Finder) -> Callable[[], float]:
+    """The CPU seconds the processes found have used so far (user and system)."""
+    def used() -> float:
+        total = 0.0
+        for process in finder():
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            total += times.user + times.system
+        return total
+    return used
+
+
+def rss_mb(finder: Finder) -> Callable[[], float]:
+    """The resident memory the processes found hold now, in MB."""
+    def held() -> float:
+        total = 0
+        for process in finder():
+            try:
+                total += process.memory_info().rss
+            except psutil.Error:
+                continue
+        return total / 2**20
+    return held
+
+
 def tree_of_one(pid: int) -> Finder:
     """One process alone (the bench's own, whose children are counted apart)."""
     def find() -> list[psutil.Process]:

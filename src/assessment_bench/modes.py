@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SCENARIOS = ("phq-save", "phq-open", "chat-stream", "hol", "camera-upload", "assessment-flow",
-             "db-latency")
+             "db-latency", "growth")
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class Mode:
     hol_saturation_streams: int = 0
     hol_probe_rate: int = 200
     hol_seconds: float = 30
+    hol_open_seconds: float = 5  # time given to open every stream before the probe
     uploads: int = 32
     upload_mb: float = 5.0
     upload_rounds: int = 1
@@ -39,6 +40,17 @@ class Mode:
     flow_limit: int = 1600
     flow_seconds: float = 10
     db_delay_ms: float = 1.0
+    # growth: wrk's connections, each step growth_seconds long; then the server's memory
+    # with each count of idle kept-alive connections and of open chat streams held.
+    growth_connections: tuple[int, ...] = (8, 32, 128, 512, 1000)
+    growth_seconds: float = 4
+    growth_held: tuple[int, ...] = (1000, 10000)
+    # Variants that show a pitfall run only the scenarios that show it; and what runs once
+    # (curves to read, not headlines to compare) runs in the first measured repeat alone.
+    partial_variants: tuple[str, ...] = ()
+    partial_scenarios: tuple[str, ...] = ("phq-save", "chat-stream", "camera-upload",
+                                          "db-latency")
+    once_scenarios: tuple[str, ...] = ("growth",)
 
 
 ALL_VARIANTS = ("asgi", "asgi-naive", "asgi-hypercorn", "asgi-granian", "gthread", "gevent",
@@ -50,14 +62,17 @@ MODES = {
     "smoke": Mode("smoke", seconds=1, repeats=1, variants=("asgi", "gevent-green"),
                   connections=4, open_start=50, open_limit=100, open_seconds=1,
                   chat_streams=4, hol_streams=4, hol_probe_rate=20, hol_seconds=2,
+                  hol_open_seconds=1,
                   uploads=2, upload_mb=1,
-                  upload_rounds=10, flow_start=2, flow_limit=2, flow_seconds=5),
+                  upload_rounds=10, flow_start=2, flow_limit=2, flow_seconds=3,
+                  growth_connections=(4, 16), growth_seconds=1, growth_held=(20,)),
     # About a minute per variant on a 2-core machine, so the whole run stays under 8 minutes.
     "quick": Mode("quick", seconds=3, repeats=1,
                   variants=("asgi", "asgi-naive", "gthread", "gevent", "gevent-green",
                             "gevent-phase2"),
                   open_start=400, open_limit=6400, open_seconds=3, knee_precision=0.25,
-                  hol_seconds=5,
+                  hol_seconds=5, growth_connections=(8, 128, 1000), growth_seconds=2,
+                  growth_held=(1000,),
                   flow_start=50, flow_limit=800, flow_seconds=8),
     # About two minutes per variant and repeat: some 45 minutes for all eight, three times.
     "full": Mode("full", seconds=5, repeats=3, variants=ALL_VARIANTS,

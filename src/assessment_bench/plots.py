@@ -56,8 +56,14 @@ def _by_variant(results: list[dict[str, Any]], scenario: str) -> dict[str, list[
     return out
 
 
-def make_plots(out: Path, summary: dict[str, Any], results: list[dict[str, Any]]) -> list[Path]:
+def make_plots(out: Path, summary: dict[str, Any], results: list[dict[str, Any]],
+               verdict: list[dict[str, Any]] | None = None,
+               baseline: str | None = None) -> list[Path]:
     made = []
+    if verdict and baseline and any(cell.get("ratio_to_baseline") for row in verdict
+                                    for variant, cell in row["values"].items()
+                                    if variant != baseline):
+        made.append(_ratios(out / "ratios.png", verdict, baseline))
     if "phq-save" in summary:
         made.append(_bars(out / "throughput.png", "phq-save: one-answer saves per second "
                           "(median, 95% interval)", "saves/s", summary["phq-save"]))
@@ -106,6 +112,9 @@ def make_plots(out: Path, summary: dict[str, Any], results: list[dict[str, Any]]
         for axis in (left, right):
             axis.tick_params(axis="x", rotation=30)
         made.append(_save(figure, out / "uploads.png"))
+    growing = _by_variant(results, "growth")
+    if growing:
+        made.append(_growth(out / "growth.png", growing))
     profiled = [r for r in results if r.get("profile", {}).get("layers")]
     if profiled:
         made.append(_layers(out / "profile.png", profiled))
@@ -135,6 +144,60 @@ def _hol(path: Path, hol: dict[str, list[dict[str, Any]]]) -> Path:
     axes[0].set_ylabel("ms (log)")
     axes[1].legend(fontsize=8)
     figure.suptitle("hol: does a slow chat hold up other participants' saves? (first repeat)")
+    return _save(figure, path)
+
+
+def _ratios(path: Path, verdict: list[dict[str, Any]], baseline: str) -> Path:
+    """The report's lead picture: each variant's ratio to the baseline, per scenario, with
+    its 95% interval, on a log scale where 1 is the plan as written."""
+    rows = [(row["scenario"], variant, cell["ratio_to_baseline"])
+            for row in verdict for variant, cell in row["values"].items()
+            if variant != baseline and cell.get("ratio_to_baseline")]
+    figure, axis = plt.subplots(figsize=(9, 0.28 * len(rows) + 1.6))
+    colours = plt.get_cmap("tab10")
+    variants = sorted({variant for _, variant, _ in rows}, key=[v for _, v, _ in rows].index)
+    for y, (_, variant, ratio) in enumerate(rows):
+        colour = colours(variants.index(variant) % 10)
+        axis.errorbar(ratio["median"], y, xerr=[[ratio["median"] - ratio["low"]],
+                                                 [ratio["high"] - ratio["median"]]],
+                      fmt="o", color=colour, capsize=3, markersize=4)
+    axis.set_yticks(range(len(rows)), [f"{s} · {v}" for s, v, _ in rows], fontsize=7)
+    axis.invert_yaxis()
+    axis.axvline(1.0, color="grey", linewidth=1)
+    axis.set_xscale("log")
+    axis.set_xlabel(f"ratio to {baseline} (above 1 is better; log scale), median and 95% interval")
+    axis.set_title(f"Each variant against the plan as written ({baseline})")
+    return _save(figure, path)
+
+
+def _growth(path: Path, growing: dict[str, list[dict[str, Any]]]) -> Path:
+    """Saves/s and p99 as connections grow, and the memory each held connection costs
+    (first repeat)."""
+    figure, (rate, tail, memory) = plt.subplots(1, 3, figsize=(14, 4))
+    names = list(growing)
+    for variant in names:
+        curve = growing[variant][0]["curve"]
+        connections = [step["connections"] for step in curve]
+        rate.plot(connections, [step["saves_per_s"] for step in curve], marker="o",
+                  label=variant)
+        tail.plot(connections, [step["p99_ms"] for step in curve], marker="o", label=variant)
+    for axis, label in ((rate, "saves/s"), (tail, "save p99, ms (log)")):
+        axis.set_xscale("log")
+        axis.set_xlabel("connections (wrk, the participants' schedule)")
+        axis.set_ylabel(label)
+    tail.set_yscale("log")
+    rate.legend(fontsize=7)
+    held = [(m["kind"], m["asked"]) for m in growing[names[0]][0]["memory"]]
+    width = 0.8 / len(held)
+    for index, (kind, count) in enumerate(held):
+        values = [next((m["kib_each"] or 0.0 for m in growing[n][0]["memory"]
+                        if (m["kind"], m["asked"]) == (kind, count)), 0.0) for n in names]
+        memory.bar([x + index * width for x in range(len(names))], values, width=width,
+                   label=f"{count:,} {'idle connections' if kind == 'idle' else 'streams'}")
+    memory.set_xticks([x + 0.4 - width / 2 for x in range(len(names))], names, rotation=30)
+    memory.set_ylabel("server memory each, KiB")
+    memory.legend(fontsize=7)
+    figure.suptitle("growth: how each side's cost grows with its work (first repeat)")
     return _save(figure, path)
 
 

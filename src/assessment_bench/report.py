@@ -73,6 +73,8 @@ def build(config: RunConfig, record: Record,
         "results": record.results,
         "summary": summary,
         "loop_lag": aggregate.loop_lag(record.results),
+        "costs": aggregate.costs(record.results),
+        "growth": aggregate.growth(record.results),
         "verdict": aggregate.verdict(summary, config.baseline, config.scenarios,
                                      record.results),
         "expectations": aggregate.expectations(record.results, config.variants),
@@ -122,12 +124,13 @@ def write(config: RunConfig, record: Record, finished_at: str | None = None,
         document["reliability"] = json.loads(reliability.read_text())
     validate(document)
     (out / "results.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
-    plots = make_plots(out, document["summary"], record.results)
+    plots = make_plots(out, document["summary"], record.results, document["verdict"],
+                       config.baseline)
     lag_variants = [v for v in config.variants
                     if any(v in row for row in document["loop_lag"].values())]
     profiled = [r for r in record.results if r.get("profile", {}).get("layers")]
     context = {"doc": document, "plots": [p.name for p in plots], "fmt": fmt,
-               "cell_text": cell_text,
+               "cell_text": cell_text, "cost_units": aggregate.COSTS,
                "lag_variants": lag_variants, "fault_table": suite.table,
                "fault_cell": suite.cell, "profiled": profiled,
                "profile_layers": [name for name in profiling.LAYER_NAMES

@@ -27,7 +27,15 @@ import httpx
 
 from assessment_bench import environment, loop_lag, profiling
 from assessment_bench.load.wrk import run_wrk
-from assessment_bench.metrics import Sampler, postgres, settle, tree, tree_of_one
+from assessment_bench.metrics import (
+    Sampler,
+    cpu_seconds,
+    postgres,
+    rss_mb,
+    settle,
+    tree,
+    tree_of_one,
+)
 from assessment_bench.modes import FAKE_LLM_GAP, FAKE_LLM_TOKENS, FAKE_LLM_TTFT, Mode
 from assessment_bench.scenarios import (
     HEADLINES,
@@ -54,7 +62,8 @@ BENCH_DATABASE = "assessment_bench"
 # Everything that runs on the helper core(s): its summed CPU says whether they kept up.
 HELPERS = ("postgres", "fake_llm", "load_generator", "profiler", "bench")
 HELPER_CORE_COUNT = max(1, (os.cpu_count() or 2) - 1)
-CHAT_STREAM_ROOM = 4000
+# Room for the most streams and connections any scenario holds (growth holds 10,000).
+CHAT_STREAM_ROOM = 12000
 
 
 @dataclass
@@ -145,6 +154,7 @@ class Bench:
     def __init__(self, config: RunConfig) -> None:
         self.config = config
         self.serves = 0
+        self.hints: dict[str, dict[str, float]] = {}  # per variant, across its repeats
         self.record = Record(started=datetime.now(UTC).isoformat())
         self.work = Path(self._tempdir())
 
@@ -159,8 +169,9 @@ class Bench:
         # The bench itself (its sampler wakes ten times a second) stays off the server's core.
         os.sched_setaffinity(0, set(range(1, os.cpu_count() or 2)) or {0})
         settings = Settings()
-        total = (config.repeats * len(config.variants) + len(config.profile)) \
-            * len(config.scenarios)
+        total = sum(len(self.scenarios_of(name, repeat)) for name in config.variants
+                    for repeat in range(1, config.repeats + 1)) \
+            + sum(len(self.scenarios_of(name, 0)) for name in config.profile)
         step = 0
         if config.profile:
             shutil.rmtree(config.out / "profiles", ignore_errors=True)  # an earlier run's
@@ -228,7 +239,8 @@ class Bench:
     def _variant(self, name: str, repeat: int, db_url: str, llm_url: str, fake_pid: int,
                  step: int, total: int) -> int:
         mode = self.config.mode
-        scenarios = [s for s in self.config.scenarios if s != "db-latency"]
+        chosen = self.scenarios_of(name, repeat)
+        scenarios = [s for s in chosen if s != "db-latency"]
         if scenarios:
             with self._serving(name, db_url, llm_url) as (process, base):
                 workload = Workload(db_url, self.work)
@@ -236,19 +248,31 @@ class Bench:
                     warmup, length = workload.schedule(MOST_SAVES_PER_S * 2)
                     run_wrk(base, warmup, length, 2, mode.connections,
                             prefix=PIN_OTHERS)  # warm-up, not recorded
-                target = Target(base, mode, workload, PIN_OTHERS)
+                target = Target(base, mode, workload, PIN_OTHERS,
+                                cpu_seconds(tree(process.pid)), rss_mb(tree(process.pid)),
+                                self.hints.setdefault(name, {}))
                 for scenario in scenarios:
                     step += 1
                     self._measure(name, scenario, repeat, target, process.pid, fake_pid, step,
                                   total)
-        if "db-latency" in self.config.scenarios:
+        if "db-latency" in chosen:
             step += 1
             with delay_proxy(db_url, mode.db_delay_ms) as slow_url, \
                     self._serving(name, slow_url, llm_url, reset_url=db_url) as (process, base):
-                target = Target(base, mode, Workload(db_url, self.work), PIN_OTHERS)
+                target = Target(base, mode, Workload(db_url, self.work), PIN_OTHERS,
+                                cpu_seconds(tree(process.pid)))
                 self._measure(name, "db-latency", repeat, target, process.pid, fake_pid, step,
                               total)
         return step
+
+    def scenarios_of(self, name: str, repeat: int) -> list[str]:
+        """What this variant runs in this repeat: the pitfall variants only the scenarios
+        that show their pitfall, and the once-only scenarios (curves, not headlines) in the
+        first measured repeat alone."""
+        mode = self.config.mode
+        chosen = [s for s in self.config.scenarios
+                  if name not in mode.partial_variants or s in mode.partial_scenarios]
+        return [s for s in chosen if repeat <= 1 or s not in mode.once_scenarios]
 
     @contextmanager
     def _serving(self, name: str, db_url: str, llm_url: str, reset_url: str | None = None,
@@ -263,11 +287,14 @@ class Bench:
         # Every variant gets the same settings. The chat scenarios send turns back to back
         # from each session, far above a participant's pace, so the per-minute cap is off.
         # The chat saturation step holds thousands of streams: every variant may open as many
-        # upstream streams, and the gevent workers may hold as many connections.
+        # upstream streams, and the gevent workers may hold as many connections. growth holds
+        # idle connections and waiting streams for seconds while it weighs them: kept-alive
+        # connections stay a minute (not 5 s) and a stream may wait two for its first token.
         env = {"DATABASE_URL": db_url, "LLM_BASE_URL": llm_url, "CAPTURE_DIR": str(captures),
                "LOG_LEVEL": "ERROR", "CHAT_TURNS_PER_MINUTE": "0",
                "LLM_MAX_STREAMS": str(CHAT_STREAM_ROOM),
-               "WORKER_CONNECTIONS": str(CHAT_STREAM_ROOM)}
+               "WORKER_CONNECTIONS": str(CHAT_STREAM_ROOM), "KEEPALIVE_TIMEOUT": "60",
+               "LLM_READ_TIMEOUT": "120"}
         process = start(VARIANTS[name], port, env=env, prefix=PIN_SERVER, stdout=log,
                         stderr=subprocess.STDOUT)
         try:

@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +23,10 @@ from assessment_bench.modes import CHAT_SECONDS, FLOW_MAX_ERROR_RATE, FLOW_SLO_P
 from assessment_bench.workload import Workload
 
 Figures = dict[str, Any]
-# A slow stream, longer than the probe's window plus the time to open every stream, so the
-# probe runs beside open streams, not beside identical turns ending and restarting at once.
-HOL_OPEN_SECONDS = 5
-
-
 def hol_message(seconds: float) -> str:
-    tokens = int((seconds + HOL_OPEN_SECONDS + 5) / 0.05)
+    """A slow stream, longer than the probe's window plus the time to open every stream, so
+    the probe runs beside open streams, not beside identical turns ending and restarting."""
+    tokens = int((seconds + 10) / 0.05)
     return f"Tell me more {{{{fake-llm: ttft=1,tokens={tokens},gap=0.05}}}}"
 
 
@@ -42,6 +39,7 @@ HEADLINES = {
     "camera-upload": ("mb_per_s", "MB/s", True),
     "assessment-flow": ("knee_flows_per_min", "flows/min within SLOs (knee)", True),
     "db-latency": ("saves_per_s", "saves/s with a slow database link", True),
+    "growth": ("saves_per_s", "saves/s at the most connections tried", True),
 }
 
 
@@ -63,6 +61,34 @@ class Target:
     mode: Mode
     workload: Workload
     loadgen_prefix: tuple[str, ...]
+    server_cpu: Callable[[], float] = lambda: 0.0  # CPU seconds its processes used so far
+    server_rss: Callable[[], float] = lambda: 0.0  # MB its processes hold now
+    # What earlier scenarios and repeats of this variant found, to start a search near its
+    # answer: "saves_per_s" (closed loop), and each knee by scenario.
+    hints: dict[str, float] = field(default_factory=dict)
+
+    def search_start(self, scenario: str, first: float, closed_loop: float | None = None,
+                     ) -> tuple[float, float]:
+        """Where a knee search starts and how fast it climbs: just under the knee an earlier
+        repeat found, climbing by a quarter; else at half the closed-loop throughput (an
+        open loop cannot carry more than that), or `first`, doubling."""
+        if scenario in self.hints:
+            return max(first / 4, 0.9 * self.hints[scenario]), 1.25
+        if closed_loop:
+            return max(first, closed_loop / 2), 2.0
+        return first, 2.0
+
+    def costed(self, run: Callable[[], Figures], unit: str, count: Callable[[Figures], float],
+               ) -> Figures:
+        """Run one load, and add what it cost the server: CPU ms per `unit`, and the share
+        of one core it kept busy."""
+        started, cpu_before = time.monotonic(), self.server_cpu()
+        figures = run()
+        seconds, cpu = time.monotonic() - started, self.server_cpu() - cpu_before
+        done = count(figures)
+        figures[f"cpu_ms_per_{unit}"] = round(1000 * cpu / done, 3) if done else None
+        figures["server_cores_busy"] = round(cpu / seconds, 3) if seconds else None
+        return figures
 
 
 def load_process(module: str, *args: str, prefix: tuple[str, ...]) -> Figures:
@@ -77,8 +103,10 @@ def load_process(module: str, *args: str, prefix: tuple[str, ...]) -> Figures:
 
 def phq_save(t: Target) -> tuple[Figures, float]:
     schedule, length = t.workload.schedule(MOST_SAVES_PER_S * t.mode.seconds)
-    figures = run_wrk(t.base, schedule, length, t.mode.seconds, t.mode.connections,
-                      prefix=t.loadgen_prefix)
+    figures = t.costed(lambda: run_wrk(t.base, schedule, length, t.mode.seconds,
+                                       t.mode.connections, prefix=t.loadgen_prefix),
+                       "request", lambda f: f["requests"] - f["errors"].get("status", 0))
+    t.hints.setdefault("saves_per_s", float(figures["saves_per_s"]))
     return figures, float(figures["saves_per_s"])
 
 
@@ -102,9 +130,12 @@ def phq_open(t: Target) -> tuple[Figures, float]:
     """The knee: the highest offered rate of saves (with the participants' submits) whose
     p99 meets the SLO, to within the mode's precision."""
     mode = t.mode
+    start, factor = t.search_start("phq-open", mode.open_start, t.hints.get("saves_per_s"))
     search = find_knee(lambda rate: open_loop(t, rate, mode.open_seconds),
                        lambda step: within_open_slo(step, mode.open_slo_p99_ms),
-                       mode.open_start, mode.open_limit, mode.knee_precision)
+                       start, mode.open_limit, mode.knee_precision, factor=factor)
+    if search.knee:
+        t.hints.setdefault("phq-open", search.knee)
     return search.as_figures() | {"slo_p99_ms": mode.open_slo_p99_ms,
                                   "knee_rate": search.knee}, search.knee
 
@@ -112,7 +143,8 @@ def phq_open(t: Target) -> tuple[Figures, float]:
 def chat_stream(t: Target) -> tuple[Figures, float]:
     """Chats at `chat_streams` streams against the ideal; then, if the mode says so, as many
     streams as `chat_saturation_streams` at once: errors and relayed tokens/s at saturation."""
-    figures = chats(t, t.mode.chat_streams, max(t.mode.seconds, 3))
+    figures = t.costed(lambda: chats(t, t.mode.chat_streams, max(t.mode.seconds, 3)), "chat",
+                       lambda f: f["chats"] + f.get("warmup_chats", 0))
     ideal = t.mode.chat_streams / CHAT_SECONDS
     figures |= {"ideal_chats_per_s": round(ideal, 1),
                 "of_ideal": round(figures["chats_per_s"] / ideal, 3)}
@@ -148,10 +180,10 @@ def probe_beside_streams(t: Target, streams: int) -> Figures:
     seconds = t.mode.hol_seconds
     chats = subprocess.Popen(
         [*t.loadgen_prefix, sys.executable, "-m", "assessment_bench.load.chats", t.base,
-         "--streams", str(streams), "--seconds", str(seconds + HOL_OPEN_SECONDS),
+         "--streams", str(streams), "--seconds", str(seconds + t.mode.hol_open_seconds),
          "--warmup", "0", "--message", hol_message(seconds)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(HOL_OPEN_SECONDS)  # every stream open and waiting on its slow upstream
+    time.sleep(t.mode.hol_open_seconds)  # every stream open and waiting on its upstream
     probe = open_loop(t, t.mode.hol_probe_rate, seconds)
     out, err = chats.communicate(timeout=900)
     held = json.loads(out.strip().splitlines()[-1]) if out.strip() else {"error": err[-500:]}
@@ -159,9 +191,10 @@ def probe_beside_streams(t: Target, streams: int) -> Figures:
 
 
 def camera_upload(t: Target) -> tuple[Figures, float]:
-    figures = load_process("uploads", t.base, "--uploads", str(t.mode.uploads),
-                           "--mb", str(t.mode.upload_mb), "--rounds", str(t.mode.upload_rounds),
-                           prefix=t.loadgen_prefix)
+    figures = t.costed(lambda: load_process(
+        "uploads", t.base, "--uploads", str(t.mode.uploads), "--mb", str(t.mode.upload_mb),
+        "--rounds", str(t.mode.upload_rounds), prefix=t.loadgen_prefix), "mb",
+        lambda f: f["uploads"] * f["frame_mb"] * t.mode.upload_rounds)
     return figures, float(figures["mb_per_s"])
 
 
@@ -181,14 +214,26 @@ def flow(t: Target, users: float) -> Figures:
 
 def assessment_flow(t: Target) -> tuple[Figures, float]:
     """The knee: the most participants doing whole assessments at once whose requests all
-    meet their SLOs; the headline is the flows per minute they complete there."""
+    meet their SLOs; the headline is the flows per minute they complete there, and what an
+    architect budgets with: the server cores 1,000 participants at once would need."""
     mode = t.mode
-    search = find_knee(lambda users: flow(t, users), lambda step: step["within_slo"],
-                       mode.flow_start, mode.flow_limit, mode.knee_precision, whole=True)
-    at_knee = next((s["flows_per_min"] for s in search.steps if s["load"] == search.knee),
-                   0.0)
+    start, factor = t.search_start("assessment-flow", mode.flow_start)
+    search = find_knee(
+        lambda users: t.costed(lambda: flow(t, users), "flow",
+                               lambda f: f["flows_per_min"] * mode.flow_seconds / 60),
+        lambda step: step["within_slo"], float(round(start)), mode.flow_limit,
+        mode.knee_precision, whole=True, factor=factor)
+    if search.knee:
+        t.hints.setdefault("assessment-flow", search.knee)
+    knee = next((s for s in search.steps if s["load"] == search.knee), None)
+    at_knee = knee["flows_per_min"] if knee else 0.0
+    cores = (round(1000 * knee["server_cores_busy"] / knee["users"], 2)
+             if knee and knee.get("server_cores_busy") else None)
     return search.as_figures() | {"slo_p99_ms": FLOW_SLO_P99_MS, "knee_users": search.knee,
-                                  "knee_flows_per_min": at_knee}, float(at_knee)
+                                  "knee_flows_per_min": at_knee,
+                                  "cores_per_1000_participants": cores,
+                                  "cpu_ms_per_flow": knee.get("cpu_ms_per_flow") if knee
+                                  else None}, float(at_knee)
 
 
 def flow_step(stats_csv: Path, users: int, seconds: float) -> Figures:
@@ -213,6 +258,44 @@ def flow_step(stats_csv: Path, users: int, seconds: float) -> Figures:
             "within_slo": bool(slo_ok and flows and error_rate <= FLOW_MAX_ERROR_RATE)}
 
 
+def growth(t: Target) -> tuple[Figures, float]:
+    """How each side's cost grows with its work: saves/s and p99 as wrk's connections grow,
+    then the server's memory for each open kept-alive connection and each open chat stream,
+    at each count the mode names. The headline is saves/s at the most connections."""
+    mode = t.mode
+    curve = []
+    for connections in mode.growth_connections:
+        schedule, length = t.workload.schedule(MOST_SAVES_PER_S * mode.growth_seconds)
+        step = run_wrk(t.base, schedule, length, mode.growth_seconds, connections,
+                       prefix=t.loadgen_prefix)
+        curve.append({"connections": connections, **step})
+    memory = [held_memory(t, kind, count) for kind in ("idle", "streams")
+              for count in mode.growth_held]
+    return {"curve": curve, "memory": memory}, float(curve[-1]["saves_per_s"])
+
+
+def held_memory(t: Target, kind: str, count: int) -> Figures:
+    """The server's RSS with `count` connections of `kind` held open, against before."""
+    before = t.server_rss()
+    holder = subprocess.Popen(
+        [*t.loadgen_prefix, sys.executable, "-m", "assessment_bench.load.hold", t.base,
+         f"--{kind}", str(count)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stderr is not None
+        line = holder.stdout.readline()
+        if not line:
+            raise RuntimeError(f"hold {kind} {count} failed: {holder.stderr.read()[-500:]}")
+        opened = json.loads(line)
+        time.sleep(1)  # let the server settle with them all open
+        held = max(t.server_rss() for _ in range(3))
+    finally:
+        holder.communicate(input="", timeout=120)
+    per = (held - before) * 2**20 / opened["opened"] if opened["opened"] else None
+    return {**opened, "rss_before_mb": round(before, 1), "rss_held_mb": round(held, 1),
+            "kib_each": round(per / 1024, 1) if per is not None else None}
+
+
 RUNNERS: dict[str, Callable[[Target], tuple[Figures, float]]] = {
     "phq-save": phq_save,
     "phq-open": phq_open,
@@ -221,4 +304,5 @@ RUNNERS: dict[str, Callable[[Target], tuple[Figures, float]]] = {
     "camera-upload": camera_upload,
     "assessment-flow": assessment_flow,
     "db-latency": phq_save,  # the same saturation, against a server whose database is slow
+    "growth": growth,
 }

@@ -7,6 +7,7 @@ server, the concurrency model and the I/O layer differ (shared/design.md, "Varia
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -81,7 +82,22 @@ def start(
     full_env = os.environ | {"LOG_LEVEL": "WARNING"} | (env or {}) \
         | variant.environment(port, workers)
     return subprocess.Popen([*prefix, *variant.command(port, workers)], env=full_env,
-                            stdout=stdout, stderr=stderr, start_new_session=True)
+                            stdout=stdout, stderr=stderr, start_new_session=True,
+                            preexec_fn=raise_open_files)
+
+
+OPEN_FILES = 65536  # a server holding 10,000 streams has 20,000 sockets open, and more
+
+
+def raise_open_files() -> None:
+    """Let the server open as many files as any scenario needs (as far as it may)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    for limit in ((OPEN_FILES, max(hard, OPEN_FILES)), (min(OPEN_FILES, hard), hard)):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, limit)
+            return
+        except (ValueError, OSError):
+            continue
 
 
 def wait_ready(process: subprocess.Popen[bytes], port: int, timeout: float = 60) -> None:

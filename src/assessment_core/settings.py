@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     body_timeout: float = Field(15.0, gt=0)
     # The ASGI server `serve` runs (servers.py): uvicorn, or hypercorn.
     server: Literal["uvicorn", "hypercorn"] = "uvicorn"
+    # How long a kept-alive connection may sit idle between requests before the server
+    # closes it (Uvicorn, Hypercorn and Gunicorn all default to 5 s).
+    keepalive_timeout: float = Field(5.0, gt=0, le=3600)
     # Move everything made at start-up out of the garbage collector's reach once the app is
     # ready: a full collection then scans only what requests made (gc.freeze, metrics.py).
     gc_freeze: bool = True

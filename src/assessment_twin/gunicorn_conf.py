@@ -18,7 +18,8 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 graceful_timeout = 10
 # gthread and gevent workers run long streams; the sync-worker timeout must not kill them.
 timeout = 0
-keepalive = 5
+# The same setting as the ASGI app's servers (KEEPALIVE_TIMEOUT, 5 s by default).
+keepalive = int(Settings().keepalive_timeout)
 
 
 def post_fork(server: Any, worker: Any) -> None:

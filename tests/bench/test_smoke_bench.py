@@ -40,7 +40,15 @@ def test_the_smoke_bench_writes_a_complete_valid_report(smoke_run: Path) -> None
     assert measured == {(v, s) for v in ("asgi", "gevent-green") for s in SCENARIOS}
     assert not [c for c in document["caveats"] if "failed" in c], document["caveats"]
     assert document["ceiling"][0]["saves_per_s"] > 0
-    assert [row["scenario"] for row in document["verdict"]] == list(SCENARIOS)
+    # growth is read as curves and its own table, not as a verdict row.
+    assert [row["scenario"] for row in document["verdict"]] == [s for s in SCENARIOS
+                                                                if s != "growth"]
+    growth = document["growth"]["asgi"]
+    assert growth["most"]["connections"] > growth["fewest"]["connections"]
+    assert {key for key in growth["memory"]} == {"idle 20", "streams 20"}
+    assert all(m["opened"] == 20 and m["kib_each"] is not None
+               for m in growth["memory"].values())
+    assert document["costs"]["phq-save"]["asgi"]["cpu_ms_per_request"]["median"] > 0
     # The ASGI app's loop lag is read from its /metrics around every scenario; the twin has
     # no event loop histogram.
     for result in document["results"]:
@@ -50,12 +58,16 @@ def test_the_smoke_bench_writes_a_complete_valid_report(smoke_run: Path) -> None
         else:
             assert lag is None
     assert set(document["loop_lag"]["phq-save"]) == {"asgi"}
-    for name in ("report.md", "report.html", "throughput.png", "latency_vs_load.png",
-                 "hol.png", "ttft.png", "uploads.png", "profile.png"):
+    for name in ("report.md", "report.html", "ratios.png", "throughput.png",
+                 "latency_vs_load.png", "hol.png", "ttft.png", "uploads.png", "growth.png",
+                 "profile.png"):
         assert (smoke_run / name).stat().st_size > 0, name
     html = (smoke_run / "report.html").read_text()
     assert "data:image/png;base64," in html and 'src="http' not in html
     markdown = (smoke_run / "report.md").read_text()
+    # The report leads with one picture: every ratio to the plan, with its interval.
+    assert markdown.index("## Verdict") < markdown.index("](ratios.png)") \
+        < markdown.index("| scenario |")
     assert markdown.index("## Verdict") < markdown.index("expectations") \
         < markdown.index("## Event-loop lag") < markdown.index("## Where the server's time") \
         < markdown.index("## Environment") < markdown.index("## Caveats")
@@ -89,7 +101,7 @@ def test_a_profiled_run_keeps_each_scenarios_stacks_and_layers(smoke_run: Path) 
 def test_compare_puts_two_runs_side_by_side(smoke_run: Path) -> None:
     table = compare(smoke_run, smoke_run)
     assert "| phq-save | asgi |" in table
-    assert table.count("+0.0%") == len(SCENARIOS) * 2
+    assert table.count("+0.0%") == len(SCENARIOS) * 2  # growth's headline too
     assert "Warning" not in table
 
 

@@ -19,18 +19,20 @@ GRACEFUL_SECONDS = 10
 log = logging.getLogger("assessment_async")
 
 
-def serve(server: str, app: str, host: str, port: int, worker_count: int) -> int:
-    """Serve the ASGI app at import path `app` until SIGTERM/SIGINT; the exit status."""
+def serve(server: str, app: str, host: str, port: int, worker_count: int,
+          keepalive: float = 5.0) -> int:
+    """Serve the ASGI app at import path `app` until SIGTERM/SIGINT; the exit status.
+    `keepalive`: seconds an idle kept-alive connection is held."""
     log.info("serving on http://%s:%s with %s (%s worker%s)", host, port, server, worker_count,
              "" if worker_count == 1 else "s")
     if server == "uvicorn":
-        return _uvicorn(app, host, port, worker_count)
+        return _uvicorn(app, host, port, worker_count, keepalive)
     if server == "hypercorn":
-        return _hypercorn(app, host, port, worker_count)
+        return _hypercorn(app, host, port, worker_count, keepalive)
     raise ValueError(f"unknown server {server!r}: choose one of {', '.join(SERVERS)}")
 
 
-def _uvicorn(app: str, host: str, port: int, worker_count: int) -> int:
+def _uvicorn(app: str, host: str, port: int, worker_count: int, keepalive: float) -> int:
     import uvicorn
 
     # Uvicorn drains on SIGTERM/SIGINT, then raises the signal again for the handler it found
@@ -44,7 +46,7 @@ def _uvicorn(app: str, host: str, port: int, worker_count: int) -> int:
         uvicorn.run(app, host=host, port=port, workers=worker_count, loop="uvloop",
                     http="httptools", ws="none", lifespan="on", access_log=False,
                     log_config=None, timeout_graceful_shutdown=GRACEFUL_SECONDS,
-                    server_header=False)
+                    timeout_keep_alive=int(keepalive), server_header=False)
     except SystemExit as stop:
         return stop.code if isinstance(stop.code, int) else 0
     return 0
@@ -54,7 +56,7 @@ def _exit_normally(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def _hypercorn(app: str, host: str, port: int, worker_count: int) -> int:
+def _hypercorn(app: str, host: str, port: int, worker_count: int, keepalive: float) -> int:
     from hypercorn.config import Config
     from hypercorn.run import run
 
@@ -66,5 +68,6 @@ def _hypercorn(app: str, host: str, port: int, worker_count: int) -> int:
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")  # through our handler, once
     config.graceful_timeout = float(GRACEFUL_SECONDS)
+    config.keep_alive_timeout = keepalive
     # Several workers: our loop, which replaces a dead worker and stops them gracefully.
     return run(config) if config.workers == 0 else workers.serve(config)

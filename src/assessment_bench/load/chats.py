@@ -64,11 +64,13 @@ async def participant(http: aiohttp.ClientSession, base: str, message: str, stop
             results["ttft"].append(first or 0.0)
             results["total"].append(time.perf_counter() - started)
             results["tokens"].append(tokens)
+        else:
+            results["warmup"].append(1.0)
 
 
 async def run(base: str, streams: int, seconds: float, warmup: float,
               message: str) -> dict[str, object]:
-    results: dict[str, list[float]] = {"ttft": [], "total": [], "tokens": []}
+    results: dict[str, list[float]] = {"ttft": [], "total": [], "tokens": [], "warmup": []}
     errors: dict[str, int] = {}
     start = time.perf_counter()
     connector = aiohttp.TCPConnector(limit=0)
@@ -84,6 +86,7 @@ async def run(base: str, streams: int, seconds: float, warmup: float,
     ttft = {f"ttft_{k}": v for k, v in latency_ms(results["ttft"]).items()}
     chat = {f"chat_{k}": v for k, v in latency_ms(results["total"]).items()}
     return {"streams": streams, "chats": len(results["total"]),
+            "warmup_chats": len(results["warmup"]),
             "chats_per_s": round(len(results["total"]) / seconds, 2),
             "tokens_per_s": round(sum(results["tokens"]) / seconds, 1),
             "errors": errors, **ttft, **chat}
