@@ -68,7 +68,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("bench/reports") / f"{stamp}-{mode.name}"
     config = RunConfig(mode=mode, variants=args.variants or list(mode.variants),
-                       scenarios=args.scenarios or list(SCENARIOS),
+                       scenarios=args.scenarios or list(mode.scenarios),
                        repeats=args.repeats or mode.repeats, out=out, baseline=args.baseline)
     if args.profile is not None:  # `--profile` alone: every variant of the run
         config.profile = tuple(args.profile or config.variants)
@@ -88,6 +88,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     print(f"assessment-bench {mode.name}: {len(config.variants)} variants x "
           f"{len(config.scenarios)} scenarios x {config.repeats} repeat(s) -> {out}",
           flush=True)
+    # SIGTERM stops the run as Ctrl-C does: everything it started is stopped, and what was
+    # measured is still written.
+    signal.signal(signal.SIGTERM, _interrupt)
     record = Bench(config).run()
     if args.reliability if args.reliability is not None else mode.name == "full":
         if not record.interrupted:

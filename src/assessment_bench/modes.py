@@ -51,33 +51,34 @@ class Mode:
     partial_scenarios: tuple[str, ...] = ("phq-save", "chat-stream", "camera-upload",
                                           "db-latency")
     once_scenarios: tuple[str, ...] = ("growth",)
+    scenarios: tuple[str, ...] = SCENARIOS  # what a run measures unless told otherwise
 
 
 ALL_VARIANTS = ("asgi", "asgi-naive", "asgi-hypercorn", "asgi-granian", "gthread", "gevent",
                 "gevent-green", "gevent-phase2")
 
 MODES = {
-    # Uploads of 1 MB in ten rounds: a single round of two 0.2 MB uploads took milliseconds,
-    # too short for py-spy to take a sample.
+    # Seconds per scenario: checks the pipeline, not the servers. Uploads of 1 MB in ten
+    # rounds: a single round of two 0.2 MB uploads took milliseconds, too short for py-spy.
     "smoke": Mode("smoke", seconds=1, repeats=1, variants=("asgi", "gevent-green"),
                   connections=4, open_start=50, open_limit=100, open_seconds=1,
                   chat_streams=4, hol_streams=4, hol_probe_rate=20, hol_seconds=2,
-                  hol_open_seconds=1,
-                  uploads=2, upload_mb=1,
-                  upload_rounds=10, flow_start=2, flow_limit=2, flow_seconds=3,
+                  hol_open_seconds=1, uploads=2, upload_mb=1, upload_rounds=10,
+                  flow_start=2, flow_limit=2, flow_seconds=3,
                   growth_connections=(4, 16), growth_seconds=1, growth_held=(20,)),
-    # About a minute per variant on a 2-core machine, so the whole run stays under 8 minutes.
-    "quick": Mode("quick", seconds=3, repeats=1,
-                  variants=("asgi", "asgi-naive", "gthread", "gevent", "gevent-green",
-                            "gevent-phase2"),
-                  open_start=400, open_limit=6400, open_seconds=3, knee_precision=0.25,
-                  hol_seconds=5, growth_connections=(8, 128, 1000), growth_seconds=2,
-                  growth_held=(1000,),
-                  flow_start=50, flow_limit=800, flow_seconds=8),
-    # About two minutes per variant and repeat: some 45 minutes for all eight, three times.
-    "full": Mode("full", seconds=5, repeats=3, variants=ALL_VARIANTS,
-                 flow_seconds=8, chat_saturation_streams=2000, hol_seconds=20,
-                 hol_saturation_streams=2000),
+    # A first look in about six minutes: the rewrite against the plan as written, twice, so
+    # every figure has an interval; coarse knees (within 35%), short steps, no growth curves.
+    "quick": Mode("quick", seconds=3, repeats=2, variants=("asgi", "gevent-green"),
+                  open_start=250, open_limit=8000, open_seconds=3, knee_precision=0.35,
+                  hol_seconds=3, hol_open_seconds=3, flow_start=50, flow_limit=1600,
+                  flow_seconds=4, scenarios=SCENARIOS[:-1]),
+    # The reference: every variant, three repeats (the intervals), knees within 5%; the
+    # pitfall variants only where their pitfall shows. See the README for why each
+    # scenario lasts what it does, so that the run and its fault suite fit 100 minutes.
+    "full": Mode("full", seconds=5, repeats=3, variants=ALL_VARIANTS, open_seconds=4,
+                 flow_seconds=6, chat_saturation_streams=2000, hol_seconds=10,
+                 hol_saturation_streams=2000,
+                 partial_variants=("asgi-naive", "gevent-phase2")),
 }
 
 # The fake LLM's answer to every bench chat: the first of 40 tokens after 100 ms, then one

@@ -151,7 +151,8 @@ def cell_text(cell: dict[str, Any]) -> str:
     ratio = cell.get("ratio_to_baseline")
     if ratio:
         text += f" ×{ratio['median']:.2f}"
-        if ratio["low"] != ratio["high"]:
+        itself = ratio["low"] == ratio["median"] == ratio["high"] == 1  # the baseline's own
+        if cell.get("repeats", 1) > 1 and not itself:
             text += f" [{ratio['low']:.2f}–{ratio['high']:.2f}]"
     if cell.get("errors"):
         text += f" ⚠ {cell['errors']} errors"

@@ -290,7 +290,11 @@ def held_memory(t: Target, kind: str, count: int) -> Figures:
         time.sleep(1)  # let the server settle with them all open
         held = max(t.server_rss() for _ in range(3))
     finally:
-        holder.communicate(input="", timeout=120)
+        try:
+            holder.communicate(input="", timeout=30)
+        except subprocess.TimeoutExpired:
+            holder.kill()
+            holder.communicate()
     per = (held - before) * 2**20 / opened["opened"] if opened["opened"] else None
     return {**opened, "rss_before_mb": round(before, 1), "rss_held_mb": round(held, 1),
             "kib_each": round(per / 1024, 1) if per is not None else None}

@@ -6,6 +6,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import psutil
 
@@ -34,3 +36,34 @@ def test_sigterm_stops_the_variant_and_its_server(database_url: str) -> None:
     assert process.returncode == 0, output.decode(errors="replace")
     assert not [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert port_is_free(port)
+
+
+def test_sigterm_stops_a_bench_run_and_everything_it_started(
+    database_url: str, tmp_path: Path,
+) -> None:
+    env = os.environ | {"DATABASE_URL": database_url}
+    process = subprocess.Popen([sys.executable, "-m", "assessment_bench.cli", "run", "--smoke",
+                                "--variants", "asgi", "--scenarios", "chat-stream",
+                                "--out", str(tmp_path / "run")], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # until the variant's server is up
+            started = psutil.Process(process.pid).children(recursive=True)
+            if any("serve" in " ".join(p.cmdline()) for p in started):
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("no server was started")
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            for child in psutil.Process(process.pid).children(recursive=True):
+                child.kill()
+            process.kill()
+            process.communicate()
+    assert process.returncode == 130, output.decode(errors="replace")
+    time.sleep(1)
+    assert not [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert "interrupted" in output.decode()

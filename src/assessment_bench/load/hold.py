@@ -3,8 +3,9 @@
     python -m assessment_bench.load.hold URL --idle N      # kept-alive, one answered GET each
     python -m assessment_bench.load.hold URL --streams N   # chat streams waiting on the LLM
 
-Prints one JSON line once all N are open (how many opened, how long it took), then holds
-them until its standard input closes. An idle connection has had one request answered and
+Prints one JSON line once all N are open, or OPEN_SECONDS have passed (how many opened, how
+long it took: a server with 32 threads holds 32 streams, and the rest wait), then holds them
+until its standard input closes. An idle connection has had one request answered and
 waits for the next; a stream has its session, its turn written and its upstream request
 sent, and waits for a first token that comes much later (the fake LLM's `ttft` directive).
 """
@@ -23,6 +24,7 @@ import aiohttp
 HOLD_SECONDS = 600  # a stream's first token: later than any measurement
 STREAM_MESSAGE = f"Wait with me {{{{fake-llm: ttft={HOLD_SECONDS},tokens=1}}}}"
 OPENING = 200  # connections opened at once
+OPEN_SECONDS = 30.0  # the longest the holder waits for them all
 
 
 async def idle(base: str, count: int) -> tuple[int, list[asyncio.StreamWriter]]:
@@ -44,7 +46,11 @@ async def idle(base: str, count: int) -> tuple[int, list[asyncio.StreamWriter]]:
             except (OSError, asyncio.IncompleteReadError):
                 return None
 
-    writers = [w for w in await asyncio.gather(*(one() for _ in range(count))) if w]
+    tasks = [asyncio.ensure_future(one()) for _ in range(count)]
+    await asyncio.wait(tasks, timeout=OPEN_SECONDS)
+    writers = [w for t in tasks if t.done() and (w := t.result()) is not None]
+    for task in tasks:
+        task.cancel()  # those still waiting to open
     return len(writers), writers
 
 
@@ -83,7 +89,10 @@ async def streams(base: str, count: int,
                 started.set()
 
     tasks = [asyncio.ensure_future(guarded()) for _ in range(count)]
-    await asyncio.wait_for(started.wait(), 300)
+    try:
+        await asyncio.wait_for(started.wait(), OPEN_SECONDS)
+    except TimeoutError:
+        pass  # hold those that opened; the report says how many
     return opened, tasks
 
 
