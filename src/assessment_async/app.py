@@ -49,7 +49,8 @@ def create_app(settings: Settings) -> Quart:
         openapi_provider_class=ApiDocs,  # documents every route's errors, streams and files
     )
     app.json = OrjsonProvider(app)  # after QuartSchema, which installs its own provider
-    convert_models_only(app)  # quart-schema's conversion built a TypeAdapter per response
+    if not settings.response_validation:
+        convert_models_only(app)  # quart-schema's conversion built a TypeAdapter per response
     if settings.cors_origins:
         cors(app, allow_origin=settings.cors_origins,
              allow_headers=["Authorization", "Content-Type"],
@@ -70,15 +71,16 @@ def create_app(settings: Settings) -> Quart:
     @app.while_serving
     async def _lifespan() -> AsyncGenerator[None, None]:
         # DB_POOL_SIZE connections in all, as the twin has: most shared by every route...
-        app.extensions["db"] = Database(settings, url,
-                                        pool_size=settings.db_pool_size - WRITER_CONNECTIONS)
+        writers = WRITER_CONNECTIONS if settings.group_commit else 0
+        app.extensions["db"] = Database(settings, url, pool_size=settings.db_pool_size - writers)
         app.extensions["llm"] = LLMClient(settings, llm_url)
         app.extensions["background"] = set()
-        # ...and a few for answer saves alone: a burst of chat turns starting and ending must
-        # not queue the product's hottest write behind it.
-        app.extensions["answers_db"] = Database(settings, url, pool_size=WRITER_CONNECTIONS)
-        app.extensions["answers"] = AnswerWriter(app.extensions["answers_db"],
-                                                 app.extensions["background"])
+        if settings.group_commit:
+            # ...and a few for answer saves alone: a burst of chat turns starting and ending
+            # must not queue the product's hottest write behind it.
+            app.extensions["answers_db"] = Database(settings, url, pool_size=writers)
+            app.extensions["answers"] = AnswerWriter(app.extensions["answers_db"],
+                                                     app.extensions["background"])
         app.extensions["storage"] = LocalStorage(settings.capture_dir)
         lag_watch = asyncio.create_task(watch_event_loop())
         watch_garbage_collector(freeze=settings.gc_freeze)
@@ -88,6 +90,7 @@ def create_app(settings: Settings) -> Quart:
         await asyncio.gather(*app.extensions["background"], return_exceptions=True)
         await app.extensions.pop("llm").aclose()
         await app.extensions.pop("db").dispose()
-        await app.extensions.pop("answers_db").dispose()
+        if "answers_db" in app.extensions:
+            await app.extensions.pop("answers_db").dispose()
 
     return app

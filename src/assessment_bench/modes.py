@@ -50,12 +50,20 @@ class Mode:
     partial_variants: tuple[str, ...] = ()
     partial_scenarios: tuple[str, ...] = ("phq-save", "chat-stream", "camera-upload",
                                           "db-latency")
+    # The other servers for the same app measure what a server changes (throughput, the
+    # knee, streams, uploads), not the app's behaviour under a whole assessment.
+    server_variants: tuple[str, ...] = ()
+    server_scenarios: tuple[str, ...] = ("phq-save", "phq-open", "chat-stream",
+                                         "camera-upload", "db-latency")
+    # The profiled repeat (repeat 0, py-spy) samples where the time goes in these alone.
+    profile_scenarios: tuple[str, ...] = ("phq-save", "chat-stream", "camera-upload",
+                                          "db-latency")
     once_scenarios: tuple[str, ...] = ("growth",)
     scenarios: tuple[str, ...] = SCENARIOS  # what a run measures unless told otherwise
 
 
 ALL_VARIANTS = ("asgi", "asgi-naive", "asgi-hypercorn", "asgi-granian", "gthread", "gevent",
-                "gevent-green", "gevent-phase2")
+                "gevent-green", "gevent-phase2", "gevent-tuned")
 
 MODES = {
     # Seconds per scenario: checks the pipeline, not the servers. Uploads of 1 MB in ten
@@ -73,12 +81,14 @@ MODES = {
                   hol_seconds=3, hol_open_seconds=3, flow_start=50, flow_limit=1600,
                   flow_seconds=4, scenarios=SCENARIOS[:-1]),
     # The reference: every variant, three repeats (the intervals), knees within 5%; the
-    # pitfall variants only where their pitfall shows. See the README for why each
-    # scenario lasts what it does, so that the run and its fault suite fit 100 minutes.
+    # pitfall variants only where their pitfall shows, the other ASGI servers only what a
+    # server changes. See the README for why each scenario lasts what it does, so that the
+    # run and its fault suite fit 100 minutes.
     "full": Mode("full", seconds=5, repeats=3, variants=ALL_VARIANTS, open_seconds=4,
                  flow_seconds=6, chat_saturation_streams=2000, hol_seconds=10,
                  hol_saturation_streams=2000,
-                 partial_variants=("asgi-naive", "gevent-phase2")),
+                 partial_variants=("asgi-naive", "gevent", "gevent-phase2"),
+                 server_variants=("asgi-hypercorn", "asgi-granian")),
 }
 
 # The fake LLM's answer to every bench chat: the first of 40 tokens after 100 ms, then one

@@ -87,8 +87,14 @@ class Record:
     interrupted: bool = False
 
 
+_STARTED = time.monotonic()
+
+
 def say(message: str) -> None:
-    print(message, flush=True)
+    """A line of the run's progress, with the minutes since the bench started (what each
+    scenario costs is how the modes were sized to fit their time)."""
+    minutes, seconds = divmod(int(time.monotonic() - _STARTED), 60)
+    print(f"{minutes:3d}:{seconds:02d} {message}", flush=True)
 
 
 @contextmanager
@@ -270,8 +276,13 @@ class Bench:
         that show their pitfall, and the once-only scenarios (curves, not headlines) in the
         first measured repeat alone."""
         mode = self.config.mode
-        chosen = [s for s in self.config.scenarios
-                  if name not in mode.partial_variants or s in mode.partial_scenarios]
+        chosen = list(self.config.scenarios)
+        if name in mode.partial_variants:
+            chosen = [s for s in chosen if s in mode.partial_scenarios]
+        elif name in mode.server_variants:
+            chosen = [s for s in chosen if s in mode.server_scenarios]
+        if repeat == 0:
+            chosen = [s for s in chosen if s in mode.profile_scenarios]
         return [s for s in chosen if repeat <= 1 or s not in mode.once_scenarios]
 
     @contextmanager

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,14 @@ def build_prompt(
             messages.append({"role": "assistant", "content": turn["ai_message"]})
     messages.append({"role": "user", "content": message})
     return messages
+
+
+def owner_and_history(rows: Sequence[Mapping[str, Any]]) -> tuple[Any, list[Mapping[str, Any]]]:
+    """SQL.select_owner_and_history's rows as (the session the token opens, or None; its
+    turns oldest first)."""
+    if not rows:
+        return None, []
+    return rows[0]["owner"], [r for r in reversed(rows) if r["turn_number"] is not None]
 
 
 def outcome(said_anything: bool, ended_cleanly: bool) -> str:

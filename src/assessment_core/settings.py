@@ -82,6 +82,24 @@ class Settings(BaseSettings):
         "encourage the participant to talk with their care team; never diagnose."
     )
 
+    # The ASGI app's own levers, switchable so the bench prices each one on both sides:
+    # one-answer saves coalesced into one statement (services/answer_writer.py), and
+    # quart-schema's per-response conversion skipped (http/jsonio.convert_models_only).
+    group_commit: bool = True
+    response_validation: bool = False
+    # The gevent twin's levers, each its own switch so the bench prices each one:
+    # gevent-green is the plan as written (psycogreen only); gevent-tuned turns on every
+    # lever that helped (assessment_bench/variants.py; docs/performance.md has the figures).
+    twin_psycogreen: bool = False  # patch psycopg2 to yield to gevent (what phase 1 needs)
+    twin_phase2: bool = False  # the notes' asyncio.run() wrappers in the routes
+    twin_group_commit: bool = False  # one-answer saves coalesced by a writer greenlet
+    # Statements that stand alone run without BEGIN and COMMIT (two round trips each);
+    # transactions send BEGIN themselves, as asyncpg does.
+    twin_autocommit: bool = False
+    twin_lean_chat: bool = False  # a chat starts in the ASGI app's two statements, not five
+    twin_batch_writes: bool = False  # one write per upstream read, not one per token
+    twin_llm_client: Literal["requests", "geventhttpclient", "httpx"] = "requests"
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import os
-
 from flask import Flask
 from flask_cors import CORS
 
+from assessment_core.answer_batches import WRITER_CONNECTIONS
 from assessment_core.settings import Settings
 from assessment_twin.db import make_engine
 from assessment_twin.http import APIRequest, OrjsonProvider, register_error_handlers
 from assessment_twin.llm_client import SyncLLMClient
 from assessment_twin.routes import captures, chat, phq
+from assessment_twin.services.answer_writer import AnswerWriter
 from assessment_twin.services.camera import CameraAssessmentService
 from assessment_twin.services.llm import LLMConversationService
 from assessment_twin.services.phq import PHQResponseService
@@ -20,7 +20,11 @@ from assessment_twin.storage import SyncLocalStorage
 
 
 def create_app(settings: Settings, phase2: bool | None = None) -> Flask:
-    """Build the twin; phase2 (or TWIN_PHASE2=1) routes service calls through asyncio.run()."""
+    """Build the twin from settings; its levers (TWIN_*) are settings too. `phase2` (or
+    TWIN_PHASE2=1) routes service calls through asyncio.run()."""
+    if settings.twin_lean_chat and not settings.twin_autocommit:
+        raise ValueError("TWIN_LEAN_CHAT needs TWIN_AUTOCOMMIT: its statements stand alone, "
+                         "and a refused insert must not abort a transaction around them")
     if settings.database_url is None or settings.llm_base_url is None:
         raise ValueError("DATABASE_URL and LLM_BASE_URL are needed; `assessment-bench serve` "
                          "starts the embedded PostgreSQL and the fake LLM when they are unset")
@@ -28,7 +32,7 @@ def create_app(settings: Settings, phase2: bool | None = None) -> Flask:
     app.request_class = APIRequest
     app.json = OrjsonProvider(app)
     app.config["SETTINGS"] = settings
-    app.config["PHASE2"] = os.environ.get("TWIN_PHASE2") == "1" if phase2 is None else phase2
+    app.config["PHASE2"] = settings.twin_phase2 if phase2 is None else phase2
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes,
                                            settings.capture_max_request_bytes)
     app.config["JSON_MAX_BYTES"] = settings.max_body_bytes
@@ -36,10 +40,17 @@ def create_app(settings: Settings, phase2: bool | None = None) -> Flask:
         CORS(app, origins=settings.cors_origins, allow_headers=["Authorization", "Content-Type"],
              expose_headers=["X-Clinical-Alert", "Retry-After"], max_age=600)
 
-    engine = make_engine(settings, settings.database_url)
+    # DB_POOL_SIZE connections in all, as the ASGI app has; with group commit, a few of them
+    # are the writer's alone, in autocommit (its one statement is its transaction).
+    writers = WRITER_CONNECTIONS if settings.twin_group_commit else 0
+    engine = make_engine(settings, settings.database_url,
+                         pool_size=settings.db_pool_size - writers)
     for service in (SessionService, PHQResponseService, LLMConversationService,
                     CameraAssessmentService):
         service.engine = engine
+    if settings.twin_group_commit:
+        app.extensions["answers"] = AnswerWriter(make_engine(
+            settings, settings.database_url, pool_size=writers, autocommit=True))
     app.extensions["llm"] = SyncLLMClient(settings, settings.llm_base_url)
     app.extensions["storage"] = SyncLocalStorage(settings.capture_dir)
 

@@ -21,21 +21,54 @@ psycopg2.extras.register_uuid()
 CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError, OSError)
 
 
-def make_engine(settings: Settings, database_url: str) -> Engine:
+def make_engine(settings: Settings, database_url: str, pool_size: int | None = None,
+                autocommit: bool | None = None) -> Engine:
+    """The pool (DB_POOL_SIZE connections, or `pool_size`); in autocommit when the
+    TWIN_AUTOCOMMIT lever (or `autocommit`) says so."""
+    autocommit = settings.twin_autocommit if autocommit is None else autocommit
     return create_engine(
         driver_url(database_url, "psycopg2"),
-        pool_size=settings.db_pool_size,
+        pool_size=pool_size or settings.db_pool_size,
         max_overflow=0,
         pool_timeout=settings.db_pool_timeout,
         connect_args={"connect_timeout": max(1, int(settings.db_connect_timeout)),
                       "options": "-c timezone=UTC"},
+        execution_options={"isolation_level": "AUTOCOMMIT"} if autocommit else {},
     )
+
+
+def autocommits(engine: Engine) -> bool:
+    return bool(engine.get_execution_options().get("isolation_level") == "AUTOCOMMIT")
 
 
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
-    """A pooled connection inside one transaction, committed on success."""
-    with engine.begin() as conn:
+    """A pooled connection inside one transaction, committed on success. In autocommit
+    (TWIN_AUTOCOMMIT) the BEGIN is sent here, as asyncpg sends it for the ASGI app."""
+    if not autocommits(engine):
+        with engine.begin() as conn:
+            yield conn
+        return
+    with engine.connect() as conn:
+        conn.exec_driver_sql("BEGIN")
+        try:
+            yield conn
+        except BaseException:
+            conn.exec_driver_sql("ROLLBACK")
+            raise
+        conn.exec_driver_sql("COMMIT")
+
+
+@contextmanager
+def single(engine: Engine) -> Iterator[Connection]:
+    """A pooled connection for a statement that stands alone: in a transaction of its own,
+    as the plan's services run every call, or in autocommit (TWIN_AUTOCOMMIT), which spares
+    the BEGIN and COMMIT round trips."""
+    if not autocommits(engine):
+        with engine.begin() as conn:
+            yield conn
+        return
+    with engine.connect() as conn:
         yield conn
 
 

@@ -23,7 +23,7 @@ keepalive = int(Settings().keepalive_timeout)
 
 
 def post_fork(server: Any, worker: Any) -> None:
-    if os.environ.get("TWIN_PSYCOGREEN") == "1":
+    if Settings().twin_psycogreen:
         from psycogreen.gevent import patch_psycopg
 
         patch_psycopg()

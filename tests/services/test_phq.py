@@ -3,7 +3,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from typing import NamedTuple
 
 import asyncpg
 import pytest
@@ -11,7 +10,7 @@ from asyncpg import Record
 
 from assessment_async.http.auth import new_token
 from assessment_async.services import phq, sessions
-from assessment_async.services.answer_writer import upsert_responses
+from assessment_async.services.answer_writer import SavedAnswer, upsert_responses
 from assessment_core.instruments import GAD7, PHQ9
 from assessment_core.scoring import IncompleteAnswers
 from assessment_core.sql import SQL
@@ -23,19 +22,11 @@ async def make_session(conn: asyncpg.Connection) -> tuple[uuid.UUID, bytes]:
     return row["id"], token_hash
 
 
-class Answer(NamedTuple):
-    session_id: uuid.UUID
-    token_hash: bytes
-    instrument: str
-    question_id: int
-    answer: int
-
-
 async def upsert_response(conn: asyncpg.Connection, session_id: uuid.UUID, token_hash: bytes,
                           instrument: str, question_id: int, answer: int) -> Record | None:
     """One answer through the statement the answer writer runs (a batch of one)."""
-    rows = await upsert_responses(conn, [Answer(session_id, token_hash, instrument,
-                                                question_id, answer)])
+    rows = await upsert_responses(conn, [SavedAnswer(session_id, token_hash, instrument,
+                                                     question_id, answer)])
     return rows[0] if rows else None
 
 

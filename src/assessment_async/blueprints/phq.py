@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from quart import Blueprint, ResponseReturnValue, current_app
@@ -17,7 +18,11 @@ from assessment_async.http.openapi import (
 )
 from assessment_async.infra.db import get_db
 from assessment_async.services import phq
-from assessment_async.services.answer_writer import AnswerWriter
+from assessment_async.services.answer_writer import (
+    AnswerWriter,
+    SavedAnswer,
+    upsert_responses,
+)
 from assessment_core.instruments import PHQ9
 from assessment_core.models import (
     AnswerIn,
@@ -44,9 +49,17 @@ from assessment_core.scoring import IncompleteAnswers
 bp = Blueprint("phq", __name__, url_prefix="/api/sessions/<uuid:sid>/phq")
 
 
-def answer_writer() -> AnswerWriter:
-    writer: AnswerWriter = current_app.extensions["answers"]
-    return writer
+async def save_answer(sid: UUID, token_hash: bytes, item: int, answer: int) -> Any:
+    """Saved together with the answers other requests are saving right now, each committed
+    before its request is answered (services/answer_writer.py); or, with GROUP_COMMIT off,
+    in a statement of its own."""
+    writer: AnswerWriter | None = current_app.extensions.get("answers")
+    if writer is not None:
+        return await writer.save(sid, token_hash, PHQ9.key, item, answer)
+    async with get_db().connection() as conn:
+        rows = await upsert_responses(conn, [SavedAnswer(sid, token_hash, PHQ9.key, item,
+                                                         answer)])
+    return rows[0] if rows else None
 
 
 @bp.put("/responses/<question_id>")
@@ -59,9 +72,7 @@ async def update_response(sid: UUID, question_id: str, data: AnswerIn) -> Respon
     """Save one answer (items 1-9 score 0-3; item 10 is the difficulty question, not scored)."""
     item = checked_item(PHQ9, question_id, data.answer)
     token_hash = bearer_hash()
-    # Saved together with the answers other requests are saving right now, each committed
-    # before its request is answered (services/answer_writer.py).
-    row = await answer_writer().save(sid, token_hash, PHQ9.key, item, data.answer)
+    row = await save_answer(sid, token_hash, item, data.answer)
     if row is None:  # the rare path: find out why, with as many queries as it takes
         async with get_db().connection() as conn:
             await require_session(conn, sid, token_hash)

@@ -15,22 +15,27 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple
 from uuid import UUID
 
 import asyncpg
 
 from assessment_async.infra.db import Connection, Database, database_unavailable, fetch
 from assessment_async.infra.metrics import SAVE_BATCH_SIZE
+from assessment_core.answer_batches import (
+    WRITER_CONNECTIONS,
+    Answer,
+    batch_values,
+    key_of,
+    rows_by_key,
+    take_batch,
+)
 from assessment_core.sql import SQL
+
+__all__ = ["WRITER_CONNECTIONS", "Answer", "AnswerWriter", "SavedAnswer", "upsert_responses"]
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 500
-# The writer's own pool (taken from DB_POOL_SIZE): one flush runs at a time, the second connection
-# serves the one-by-one fallback and replaces a connection lost to a database restart.
-WRITER_CONNECTIONS = 2
-Key = tuple[UUID, str, int]
 
 
 @dataclass
@@ -42,10 +47,6 @@ class _Save:
     answer: int
     done: asyncio.Future[asyncpg.Record | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future())
-
-    @property
-    def key(self) -> Key:
-        return self.session_id, self.instrument, self.question_id
 
 
 class AnswerWriter:
@@ -73,25 +74,10 @@ class AnswerWriter:
     async def _flush_all(self) -> None:
         try:
             while self._pending:
-                batch = self._take_batch()
+                batch, self._pending = take_batch(self._pending)
                 await self._write(batch)
         finally:
             self._flushing = None
-
-    def _take_batch(self) -> list[_Save]:
-        """Up to MAX_BATCH pending saves with distinct keys; a second save of the same item
-        waits for the next flush, so it lands after the first, as sent."""
-        batch: list[_Save] = []
-        keys: set[Key] = set()
-        rest: list[_Save] = []
-        for item in self._pending:
-            if len(batch) < MAX_BATCH and item.key not in keys:
-                keys.add(item.key)
-                batch.append(item)
-            else:
-                rest.append(item)
-        self._pending = rest
-        return batch
 
     async def _write(self, batch: list[_Save]) -> None:
         SAVE_BATCH_SIZE.observe(len(batch))
@@ -109,9 +95,9 @@ class AnswerWriter:
                             len(batch), error)
                 await asyncio.gather(*(self._write_one(item) for item in batch))
             return
-        saved = {(r["session_id"], r["instrument"], r["question_id"]): r for r in rows}
+        saved = rows_by_key(rows)
         for item in batch:
-            _settle(item, result=saved.get(item.key))
+            _settle(item, result=saved.get(key_of(item)))
 
     async def _write_one(self, item: _Save) -> None:
         try:
@@ -123,30 +109,20 @@ class AnswerWriter:
             _settle(item, result=rows[0] if rows else None)
 
 
-class Answer(Protocol):
-    """One answer to save, with the hash of the token that must open its session."""
+class SavedAnswer(NamedTuple):
+    """One answer saved on its own (GROUP_COMMIT off, or the one-by-one fallback)."""
 
-    @property
-    def session_id(self) -> UUID: ...
-    @property
-    def token_hash(self) -> bytes: ...
-    @property
-    def instrument(self) -> str: ...
-    @property
-    def question_id(self) -> int: ...
-    @property
-    def answer(self) -> int: ...
+    session_id: UUID
+    token_hash: bytes
+    instrument: str
+    question_id: int
+    answer: int
 
 
 async def upsert_responses(conn: Connection, batch: Sequence[Answer]) -> list[asyncpg.Record]:
     """Write the batch in one statement (SQL.upsert_responses); the rows it saved. A row is
     left out when its token does not open its session or the questionnaire was submitted."""
-    return await fetch(conn, SQL.upsert_responses,
-                       session_ids=[i.session_id for i in batch],
-                       token_hashes=[i.token_hash for i in batch],
-                       instruments=[i.instrument for i in batch],
-                       question_ids=[i.question_id for i in batch],
-                       answers=[i.answer for i in batch])
+    return await fetch(conn, SQL.upsert_responses, **batch_values(batch))
 
 
 def _settle(item: _Save, result: asyncpg.Record | None = None,

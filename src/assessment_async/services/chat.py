@@ -14,7 +14,7 @@ import asyncpg
 from asyncpg import Record
 
 from assessment_async.infra.db import Connection, execute, fetch, fetchone, fetchrow, fetchval
-from assessment_core.chat import TurnInProgress, TurnRateLimited
+from assessment_core.chat import TurnInProgress, TurnRateLimited, owner_and_history
 from assessment_core.sql import SQL
 
 
@@ -73,9 +73,8 @@ async def select_owner_and_history(
     round trip."""
     rows = await fetch(conn, SQL.select_owner_and_history, token_hash=token_hash,
                        session_id=session_id, history_turns=limit)
-    if not rows:
-        return None, []
-    return rows[0]["owner"], [r for r in reversed(rows) if r["turn_number"] is not None]
+    owner, history = owner_and_history(rows)
+    return owner, history
 
 
 async def finish_turn(

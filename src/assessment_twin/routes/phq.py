@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from flask import Blueprint
+from flask import Blueprint, current_app
 
 from assessment_core.errors import RETRY_AFTER_SECONDS
 from assessment_core.instruments import PHQ9
@@ -28,6 +28,7 @@ from assessment_core.tokens import new_token
 from assessment_twin import phase2
 from assessment_twin.http import bearer_hash, json_body, require_session
 from assessment_twin.phase2 import call
+from assessment_twin.services.answer_writer import AnswerWriter
 from assessment_twin.services.phq import PHQResponseService
 from assessment_twin.services.sessions import SessionService
 
@@ -70,9 +71,13 @@ def update_response(sid: UUID, question_id: str) -> Reply:
     data = json_body(AnswerIn)
     item = checked_item(PHQ9, question_id, data.answer)
     token_hash = bearer_hash()
-    updates = {"answer": data.answer, "token_hash": token_hash, "instrument": PHQ9.key}
-    row = call(PHQResponseService.update_response, phase2.update_response_async, sid, item,
-               updates)
+    writer: AnswerWriter | None = current_app.extensions.get("answers")
+    if writer is not None:  # group commit (TWIN_GROUP_COMMIT)
+        row = writer.save(sid, token_hash, PHQ9.key, item, data.answer)
+    else:
+        updates = {"answer": data.answer, "token_hash": token_hash, "instrument": PHQ9.key}
+        row = call(PHQResponseService.update_response, phase2.update_response_async, sid,
+                   item, updates)
     if row is None:
         require_session(sid, token_hash)
         raise already_submitted()

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from assessment_core.captures import StoredFrame, frame_rows
 from assessment_core.sql import SQL
-from assessment_twin.db import execute, executemany, fetch, fetchrow, fetchval, transaction
+from assessment_twin.db import execute, executemany, fetch, fetchrow, fetchval, single, transaction
 
 
 class CameraAssessmentService:
@@ -18,7 +18,7 @@ class CameraAssessmentService:
 
     @classmethod
     def assessment_instrument(cls, session_id: UUID, assessment_id: UUID) -> str | None:
-        with transaction(cls.engine) as conn:
+        with single(cls.engine) as conn:
             instrument: str | None = fetchval(conn, SQL.select_assessment_instrument,
                                               assessment_id=assessment_id,
                                               session_id=session_id)
@@ -44,17 +44,17 @@ class CameraAssessmentService:
     def link_incremental_captures_to_assessment(
         cls, session_id: UUID, assessment_id: UUID, assessment_type: str,
     ) -> int:
-        with transaction(cls.engine) as conn:
+        with single(cls.engine) as conn:
             return execute(conn, SQL.link_unlinked, session_id=session_id,
                            assessment_id=assessment_id, assessment_type=assessment_type)
 
     @classmethod
     def list_captures(cls, session_id: UUID) -> list[dict[str, Any]]:
-        with transaction(cls.engine) as conn:
+        with single(cls.engine) as conn:
             return fetch(conn, SQL.select_captures, session_id=session_id)
 
     @classmethod
     def get_capture(cls, session_id: UUID, capture_id: UUID) -> dict[str, Any] | None:
-        with transaction(cls.engine) as conn:
+        with single(cls.engine) as conn:
             return fetchrow(conn, SQL.select_capture, capture_id=capture_id,
                             session_id=session_id)

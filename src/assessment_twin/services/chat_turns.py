@@ -10,7 +10,8 @@ releases the slot however the stream ends, even if the server never iterates it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from typing import Any
 from uuid import UUID
 
 from assessment_core.chat import (
@@ -48,14 +49,21 @@ def _turn_events(client: SyncLLMClient, settings: Settings, session_id: UUID,
                  token_hash: bytes, message: str) -> Generator[bytes, None, None]:
     if not client.slots.acquire(timeout=settings.llm_slot_timeout):
         raise llm_busy()
+    history: Sequence[Mapping[str, Any]]
     try:
-        # The plan's services, one transaction each, as the seed calls them.
-        require_session(session_id, token_hash)
-        history = LLMConversationService.recent_turns(session_id, settings.llm_history_turns)
-        turn = call(LLMConversationService.create_conversation_turn,
-                    phase2.create_conversation_turn_async, session_id, message,
-                    settings.llm_model, stale_after(settings.llm_turn_timeout),
-                    settings.chat_turns_per_minute)
+        if settings.twin_lean_chat:  # the ASGI app's two statements
+            history, turn = LLMConversationService.open_turn(
+                session_id, token_hash, message, settings.llm_model,
+                stale_after(settings.llm_turn_timeout), settings.chat_turns_per_minute,
+                settings.llm_history_turns)
+        else:  # the plan's services, one transaction each, as the seed calls them
+            require_session(session_id, token_hash)
+            history = LLMConversationService.recent_turns(session_id,
+                                                          settings.llm_history_turns)
+            turn = call(LLMConversationService.create_conversation_turn,
+                        phase2.create_conversation_turn_async, session_id, message,
+                        settings.llm_model, stale_after(settings.llm_turn_timeout),
+                        settings.chat_turns_per_minute)
     except BaseException:
         client.slots.release()
         raise

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from assessment_core.instruments import INSTRUMENTS
 from assessment_core.questionnaire import assessment_values
 from assessment_core.sql import SQL
-from assessment_twin.db import execute, fetch, fetchone, fetchrow, transaction
+from assessment_twin.db import execute, fetch, fetchone, fetchrow, single, transaction
 
 
 class PHQResponseService:
@@ -22,20 +22,20 @@ class PHQResponseService:
     ) -> dict[str, Any] | None:
         """Save one answer in one statement; None when the token does not open the session or
         the questionnaire was submitted. `updates`: answer, token_hash, instrument."""
-        with transaction(cls.engine) as conn:
+        with single(cls.engine) as conn:
             return fetchrow(conn, SQL.upsert_response, session_id=session_id,
                             token_hash=updates["token_hash"], instrument=updates["instrument"],
                             question_id=question_id, answer=updates["answer"])
 
     @classmethod
     def get_responses(cls, session_id: UUID, instrument: str) -> list[dict[str, Any]]:
-        with transaction(cls.engine) as conn:
+        with single(cls.engine) as conn:
             return fetch(conn, SQL.select_responses, session_id=session_id,
                          instrument=instrument)
 
     @classmethod
     def get_assessment(cls, session_id: UUID, instrument: str) -> dict[str, Any] | None:
-        with transaction(cls.engine) as conn:
+        with single(cls.engine) as conn:
             return fetchrow(conn, SQL.select_assessment, session_id=session_id,
                             instrument=instrument)
 

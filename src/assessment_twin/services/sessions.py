@@ -9,7 +9,7 @@ from uuid import UUID
 from sqlalchemy import Engine
 
 from assessment_core.sql import SQL
-from assessment_twin.db import fetchone, fetchval, transaction
+from assessment_twin.db import fetchone, fetchval, single
 
 
 class SessionService:
@@ -17,21 +17,21 @@ class SessionService:
 
     @classmethod
     def create_session(cls, token_hash: bytes, participant_ref: str | None) -> dict[str, Any]:
-        with transaction(cls.engine) as conn:
+        with single(cls.engine) as conn:
             row = fetchone(conn, SQL.insert_session, id=uuid.uuid4(), token_hash=token_hash,
                            participant_ref=participant_ref)
         return row
 
     @classmethod
     def session_for_token(cls, token_hash: bytes) -> UUID | None:
-        with transaction(cls.engine) as conn:
+        with single(cls.engine) as conn:
             owner: UUID | None = fetchval(conn, SQL.select_session_id_by_token,
                                           token_hash=token_hash)
         return owner
 
     @classmethod
     def summary(cls, session_id: UUID, instrument: str) -> dict[str, Any]:
-        with transaction(cls.engine) as conn:
+        with single(cls.engine) as conn:
             row = fetchone(conn, SQL.select_summary, session_id=session_id,
                            instrument=instrument)
         return row

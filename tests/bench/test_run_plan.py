@@ -1,0 +1,38 @@
+"""What a full run measures of each variant, which is what sizes it to fit its time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assessment_bench.modes import MODES, SCENARIOS
+from assessment_bench.runner import Bench, RunConfig
+
+
+def plan(tmp_path: Path) -> Bench:
+    mode = MODES["full"]
+    return Bench(RunConfig(mode=mode, variants=list(mode.variants), scenarios=list(SCENARIOS),
+                           repeats=mode.repeats, out=tmp_path,
+                           profile=("asgi", "gevent-green")))
+
+
+def test_each_tier_of_variant_runs_what_shows_its_difference(tmp_path: Path) -> None:
+    bench = plan(tmp_path)
+    # The rewrite, the plan, the best honest gevent app and the threaded baseline: all.
+    for name in ("asgi", "gevent-green", "gevent-tuned", "gthread"):
+        assert bench.scenarios_of(name, 1) == list(SCENARIOS)
+        assert "growth" not in bench.scenarios_of(name, 2)  # curves are drawn once
+    # The other servers: what a server changes, knee included; no whole assessment.
+    assert bench.scenarios_of("asgi-granian", 1) == ["phq-save", "phq-open", "chat-stream",
+                                                     "camera-upload", "db-latency"]
+    # The pitfalls: where their pitfall shows.
+    assert bench.scenarios_of("gevent-phase2", 3) == ["phq-save", "chat-stream",
+                                                      "camera-upload", "db-latency"]
+    # The profiled repeat samples the closed-loop scenarios only.
+    assert bench.scenarios_of("asgi", 0) == ["phq-save", "chat-stream", "camera-upload",
+                                             "db-latency"]
+
+
+def test_every_variant_is_in_the_reference_run() -> None:
+    from assessment_bench.variants import VARIANTS
+
+    assert set(MODES["full"].variants) == set(VARIANTS)
