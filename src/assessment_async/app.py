@@ -10,7 +10,15 @@ from quart import Quart, request
 from quart_cors import cors
 from quart_schema import QuartSchema
 
-from assessment_async.blueprints import captures, chat, health, metrics, phq, sessions
+from assessment_async.blueprints import (
+    captures,
+    chat,
+    health,
+    instruments,
+    metrics,
+    phq,
+    sessions,
+)
 from assessment_async.http.backpressure import FlowControlledConnection
 from assessment_async.http.errors import register_error_handlers
 from assessment_async.http.jsonio import APIRequest, OrjsonProvider, convert_models_only
@@ -57,7 +65,8 @@ def create_app(settings: Settings) -> Quart:
              allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
              expose_headers=["X-Clinical-Alert", "Retry-After"], max_age=600)
 
-    for blueprint in (health.bp, metrics.bp, sessions.bp, phq.bp, chat.bp, captures.bp):
+    for blueprint in (health.bp, metrics.bp, sessions.bp, instruments.bp, phq.bp, chat.bp,
+                      captures.bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     app.asgi_app = ObservedApp(app.asgi_app)  # type: ignore[method-assign]

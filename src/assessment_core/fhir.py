@@ -41,7 +41,8 @@ def questionnaire_response(
     resource: dict[str, Any] = {
         "resourceType": "QuestionnaireResponse",
         "id": str(session_id),
-        "meta": {"tag": [SAFETY_TAG]} if score is not None and score.flagged else {},
+        "meta": {"tag": [{**SAFETY_TAG, "code": instrument.safety.header}]}
+        if score is not None and score.flagged and instrument.safety is not None else {},
         "identifier": {"system": "urn:assessment-async:session", "value": str(session_id)},
         "questionnaire": f"{LOINC}/q/{instrument.panel_loinc}",
         "status": "completed" if score is not None else "in-progress",

@@ -33,6 +33,17 @@ class Band:
 
 
 @dataclass(frozen=True)
+class SafetyRule:
+    """An item whose answer above 0 must bring a clinician (PHQ-9's item 9): the alert the
+    assessment carries, and its X-Clinical-Alert header value."""
+
+    item: int
+    code: str
+    message: str
+    header: str
+
+
+@dataclass(frozen=True)
 class Instrument:
     key: str
     title: str
@@ -42,11 +53,15 @@ class Instrument:
     # Ascending by minimum; the first band starts at 0.
     bands: tuple[Band, ...]
     # An item whose answer above 0 must alert a clinician (PHQ-9 item 9), if any.
-    safety_item: int | None = None
+    safety: SafetyRule | None = None
     by_id: dict[int, Item] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_id", {item.id: item for item in self.items})
+
+    @property
+    def safety_item(self) -> int | None:
+        return self.safety.item if self.safety is not None else None
 
     @property
     def scored_ids(self) -> tuple[int, ...]:
@@ -112,11 +127,15 @@ PHQ9 = Instrument(
         Band(15, "moderately severe"),
         Band(20, "severe"),
     ),
-    safety_item=9,
+    safety=SafetyRule(
+        item=9, code="ITEM9_POSITIVE", header="item9-positive",
+        message="Item 9 (thoughts of death or self-harm) was answered above 0: a clinician must "
+                "review this assessment before the participant leaves."),
 )
 
-# GAD-7 proves the model is general: no new code path knows about it. Its difficulty question
-# is left out until its LOINC code is confirmed against the LOINC panel.
+# GAD-7 proves the model is general: no code path knows about it, its routes are every
+# instrument's. Its difficulty question is left out until its LOINC code is confirmed against
+# LOINC's panel 69737-5.
 GAD7 = Instrument(
     key="gad7",
     title="Generalized anxiety disorder 7 item (GAD-7)",

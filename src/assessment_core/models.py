@@ -58,6 +58,66 @@ class SubmitIn(Strict):
     responses: list[ResponseIn] = Field(default_factory=list, max_length=50)
 
 
+# The instrument routes: each item's options decide which answers it takes (GET
+# /api/instruments lists them); the /phq alias keeps PHQ-9's 0-3 in its schema, as before.
+OPTION_VALUE = Field(ge=0, le=100, description="One of the item's option values "
+                                               "(GET /api/instruments)")
+
+
+class InstrumentAnswerIn(Strict):
+    answer: StrictInt = OPTION_VALUE
+
+
+class InstrumentResponseIn(Strict):
+    question_id: StrictInt
+    answer: StrictInt = OPTION_VALUE
+
+
+class InstrumentSubmitIn(Strict):
+    responses: list[InstrumentResponseIn] = Field(default_factory=list, max_length=50)
+
+
+class OptionOut(BaseModel):
+    value: int
+    text: str = Field(description="The answer as the participant reads it")
+    loinc: str
+
+
+class ItemOut(BaseModel):
+    id: int
+    text: str
+    scored: bool = Field(description="False for the difficulty question, which is not summed")
+    loinc: str
+    options: list[OptionOut]
+
+
+class BandOut(BaseModel):
+    minimum: int
+    maximum: int
+    label: str
+
+
+class AlertRuleOut(BaseModel):
+    item: int
+    above: int = Field(description="An answer above this value raises the alert")
+    code: str
+    message: str
+
+
+class InstrumentOut(BaseModel):
+    key: str
+    title: str
+    loinc: dict[str, str]
+    items: list[ItemOut]
+    max_total: int
+    bands: list[BandOut]
+    alerts: list[AlertRuleOut]
+
+
+class InstrumentList(BaseModel):
+    instruments: list[InstrumentOut]
+
+
 class Alert(BaseModel):
     code: str
     message: str
@@ -79,6 +139,10 @@ class PhqState(BaseModel):
     assessment: AssessmentOut | None
 
 
+class QuestionnaireState(PhqState):
+    """An instrument's answers saved so far and its assessment, if submitted."""
+
+
 class FhirQuestionnaireResponse(BaseModel):
     """A FHIR R4 QuestionnaireResponse, coded with LOINC (the fields this API always sets)."""
 
@@ -98,11 +162,21 @@ class PhqSummary(BaseModel):
     item9_positive: bool
 
 
+class InstrumentState(BaseModel):
+    answered: int
+    items: int
+    submitted: bool
+    assessment_id: UUID | None
+    flagged: bool = Field(description="A safety item was answered above 0: a clinician must "
+                                      "review")
+
+
 class SessionSummary(BaseModel):
     session_id: UUID
     participant_ref: str | None
     created_at: datetime
-    phq: PhqSummary
+    phq: PhqSummary = Field(description="PHQ-9's state, as `instruments.phq9` says it")
+    instruments: dict[str, InstrumentState]
 
 
 class ErrorDetail(BaseModel):

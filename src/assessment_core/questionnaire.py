@@ -1,5 +1,6 @@
-"""The PHQ-9 routes' rules and bodies, the same in both apps: item parsing, submit checks,
-the assessment body with its unmissable item-9 alert, the FHIR view of stored rows."""
+"""The questionnaire routes' rules and bodies, the same in both apps and for every instrument:
+which instrument a route names, item parsing, submit checks, the assessment body with its
+unmissable safety alert, the FHIR view of stored rows, the catalogue a page renders from."""
 
 from __future__ import annotations
 
@@ -11,18 +12,46 @@ from uuid import UUID, uuid4
 
 from assessment_core import fhir
 from assessment_core.errors import APIError
-from assessment_core.instruments import Instrument
-from assessment_core.models import ResponseIn
+from assessment_core.instruments import INSTRUMENTS, PHQ9, Instrument
+from assessment_core.models import InstrumentResponseIn, ResponseIn
 from assessment_core.scoring import InvalidAnswer, Score, check_answer, score
 
 Row = Mapping[str, Any]
 
-ITEM9_ALERT = {
-    "code": "ITEM9_POSITIVE",
-    "message": "Item 9 (thoughts of death or self-harm) was answered above 0: a clinician must "
-               "review this assessment before the participant leaves.",
-}
 ALERT_HEADER = "X-Clinical-Alert"
+
+
+def instrument_named(key: str) -> Instrument:
+    """The instrument a route names; 404 naming the ones there are."""
+    instrument = INSTRUMENTS.get(key)
+    if instrument is None:
+        raise APIError(404, "UNKNOWN_INSTRUMENT", f"There is no instrument {key!r}; the "
+                       f"instruments are {', '.join(INSTRUMENTS)} (GET /api/instruments).")
+    return instrument
+
+
+def instrument_body(instrument: Instrument) -> dict[str, Any]:
+    """An instrument as a page renders it: items with their answer options, bands, alerts."""
+    tops = [band.minimum - 1 for band in instrument.bands[1:]] + [instrument.max_total]
+    safety = instrument.safety
+    return {
+        "key": instrument.key,
+        "title": instrument.title,
+        "loinc": {"panel": instrument.panel_loinc, "total": instrument.total_loinc},
+        "items": [{"id": item.id, "text": item.text, "scored": item.scored, "loinc": item.loinc,
+                   "options": [{"value": o.value, "text": o.display, "loinc": o.loinc}
+                               for o in item.options]}
+                  for item in instrument.items],
+        "max_total": instrument.max_total,
+        "bands": [{"minimum": band.minimum, "maximum": top, "label": band.label}
+                  for band, top in zip(instrument.bands, tops, strict=True)],
+        "alerts": [] if safety is None else [{"item": safety.item, "above": 0,
+                                              "code": safety.code, "message": safety.message}],
+    }
+
+
+def catalogue_body() -> dict[str, Any]:
+    return {"instruments": [instrument_body(i) for i in INSTRUMENTS.values()]}
 
 
 def parse_question_id(raw: str) -> int:
@@ -49,7 +78,8 @@ def checked_item(instrument: Instrument, raw_question_id: str, answer: int) -> i
     return question_id
 
 
-def submitted_answers(instrument: Instrument, responses: Sequence[ResponseIn]) -> dict[int, int]:
+def submitted_answers(instrument: Instrument,
+                      responses: Sequence[ResponseIn | InstrumentResponseIn]) -> dict[int, int]:
     """A submit body's answers by item; 422 naming the first bad or repeated entry."""
     answers: dict[int, int] = {}
     for index, response in enumerate(responses):
@@ -100,6 +130,13 @@ def answer_body(row: Row) -> dict[str, Any]:
             "updated_at": row["updated_at"]}
 
 
+def _alerts(row: Row) -> list[dict[str, str]]:
+    safety = INSTRUMENTS[row["instrument"]].safety
+    if not row["flagged"] or safety is None:
+        return []
+    return [{"code": safety.code, "message": safety.message}]
+
+
 def assessment_body(row: Row) -> dict[str, Any]:
     return {
         "assessment_id": row["id"],
@@ -109,12 +146,15 @@ def assessment_body(row: Row) -> dict[str, Any]:
         "item9_positive": row["flagged"],
         "difficulty": row["difficulty"],
         "submitted_at": row["submitted_at"],
-        "alerts": [ITEM9_ALERT] if row["flagged"] else [],
+        "alerts": _alerts(row),
     }
 
 
 def alert_headers(row: Row | None) -> dict[str, str]:
-    return {ALERT_HEADER: "item9-positive"} if row is not None and row["flagged"] else {}
+    if row is None or not row["flagged"]:
+        return {}
+    safety = INSTRUMENTS[row["instrument"]].safety
+    return {ALERT_HEADER: safety.header} if safety is not None else {}
 
 
 def state_body(responses: Iterable[Row], assessment: Row | None) -> dict[str, Any]:
@@ -138,15 +178,22 @@ def fhir_body(instrument: Instrument, session_id: UUID, responses: Sequence[Row]
     return fhir.questionnaire_response(instrument, session_id, answers, authored, result)
 
 
-def summary_body(row: Row) -> dict[str, Any]:
+def summary_body(rows: Sequence[Row]) -> dict[str, Any]:
+    """SQL.select_summary's rows (one per instrument) as the session's summary: each
+    instrument's state, and PHQ-9's again as `phq`, the shape the frontend first read."""
+    states = {row["instrument"]: {
+        "answered": row["answered"],
+        "items": len(INSTRUMENTS[row["instrument"]].items),
+        "submitted": row["assessment_id"] is not None,
+        "assessment_id": row["assessment_id"],
+        "flagged": bool(row["flagged"]),
+    } for row in rows}
+    first, phq = rows[0], states[PHQ9.key]
     return {
-        "session_id": row["id"],
-        "participant_ref": row["participant_ref"],
-        "created_at": row["created_at"],
-        "phq": {
-            "answered": row["answered"],
-            "submitted": row["assessment_id"] is not None,
-            "assessment_id": row["assessment_id"],
-            "item9_positive": bool(row["flagged"]),
-        },
+        "session_id": first["id"],
+        "participant_ref": first["participant_ref"],
+        "created_at": first["created_at"],
+        "phq": {"answered": phq["answered"], "submitted": phq["submitted"],
+                "assessment_id": phq["assessment_id"], "item9_positive": phq["flagged"]},
+        "instruments": states,
     }

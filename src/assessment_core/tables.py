@@ -53,7 +53,7 @@ responses = Table(
     Column("question_id", SmallInteger, primary_key=True),
     Column("answer", SmallInteger, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    CheckConstraint("answer BETWEEN 0 AND 3", name="answer_range"),
+    CheckConstraint("answer BETWEEN 0 AND 100", name="answer_range"),  # 0005
 )
 
 assessments = Table(

@@ -10,7 +10,7 @@ from assessment_core.settings import Settings
 from assessment_twin.db import make_engine
 from assessment_twin.http import APIRequest, OrjsonProvider, register_error_handlers
 from assessment_twin.llm_client import SyncLLMClient
-from assessment_twin.routes import captures, chat, phq
+from assessment_twin.routes import captures, chat, instruments, phq
 from assessment_twin.services.answer_writer import AnswerWriter
 from assessment_twin.services.camera import CameraAssessmentService
 from assessment_twin.services.llm import LLMConversationService
@@ -54,7 +54,7 @@ def create_app(settings: Settings, phase2: bool | None = None) -> Flask:
     app.extensions["llm"] = SyncLLMClient(settings, settings.llm_base_url)
     app.extensions["storage"] = SyncLocalStorage(settings.capture_dir)
 
-    for blueprint in (phq.bp, chat.bp, captures.bp):
+    for blueprint in (phq.bp, instruments.bp, chat.bp, captures.bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     return app

@@ -34,10 +34,11 @@ async def update_response_async(session_id: UUID, question_id: int, updates: dic
 
 # Bulk submit (non-blocking)
 async def save_session_responses_async(session_id: UUID,
-                                       responses_data: list[dict[str, Any]]) -> Any:
+                                       responses_data: list[dict[str, Any]],
+                                       instrument: str = "phq9") -> Any:
     loop = asyncio.get_event_loop()
     return await loop.run_in_executor(None, PHQResponseService.save_session_responses,
-                                      session_id, responses_data)
+                                      session_id, responses_data, instrument)
 
 
 # Conversation turn saves (non-blocking)

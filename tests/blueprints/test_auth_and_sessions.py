@@ -91,6 +91,13 @@ CALLS = {
     ("PUT", f"{SESSION_PREFIX}/phq/responses/<question_id>"): Call(
         params=lambda v: {"question_id": "9"}, json=lambda v: {"answer": 0}),
     ("POST", f"{SESSION_PREFIX}/phq/submit"): Call(json=lambda v: {"responses": []}),
+    ("GET", f"{SESSION_PREFIX}/instruments/<key>"): Call(params=lambda v: {"key": "gad7"}),
+    ("GET", f"{SESSION_PREFIX}/instruments/<key>/fhir"): Call(
+        params=lambda v: {"key": "phq9"}),
+    ("PUT", f"{SESSION_PREFIX}/instruments/<key>/responses/<question_id>"): Call(
+        params=lambda v: {"key": "gad7", "question_id": "7"}, json=lambda v: {"answer": 0}),
+    ("POST", f"{SESSION_PREFIX}/instruments/<key>/submit"): Call(
+        params=lambda v: {"key": "phq9"}, json=lambda v: {"responses": []}),
     ("POST", f"{SESSION_PREFIX}/chat"): Call(json=lambda v: {"message": "hello"}),
     ("GET", f"{SESSION_PREFIX}/chat/turns"): Call(),
     ("POST", f"{SESSION_PREFIX}/messages"): Call(

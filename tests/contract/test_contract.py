@@ -26,6 +26,19 @@ def test_the_asgi_app_walks_the_whole_contract(reference: Entries) -> None:
     assert (submit_status, submit["total_score"], submit["severity"]) == (201, 17,
                                                                           "moderately severe")
     assert submit["item9_positive"] is True
+    gad_status, gad = by_name["gad7 submit"]
+    assert (gad_status, gad["total_score"], gad["severity"], gad["alerts"]) == (
+        201, 13, "moderate", [])
+    assert by_name["gad7 repeat submit"][1] == gad
+    fhir = by_name["gad7 fhir"][1]
+    assert fhir["questionnaire"] == "http://loinc.org/q/69737-5"
+    assert fhir["item"][-1] == {"linkId": "70274-6", "answer": [{"valueInteger": 13}],
+                                "text": "Generalized anxiety disorder 7 item (GAD-7) total score"}
+    both = by_name["summary with both"][1]
+    assert both["instruments"]["gad7"]["submitted"] and both["instruments"]["phq9"]["flagged"]
+    assert both["phq"]["item9_positive"] is True
+    keys = [i["key"] for i in by_name["instruments"][1]["instruments"]]
+    assert keys == ["phq9", "gad7"]
     chat = by_name["chat"][1]
     assert chat.count("event: token") == 12 and "event: done" in chat
     assert "UPSTREAM_BROKEN" in by_name["chat with fault=cut,fault_at=3"][1]

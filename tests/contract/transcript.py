@@ -111,6 +111,31 @@ def walk(base_url: str) -> list[tuple[str, int, dict[str, str], Any]]:
     t.step("fhir after submit", "GET", f"{base}/phq/fhir", 200, headers=auth)
     t.step("summary after submit", "GET", base, 200, headers=auth)
 
+    # GAD-7 on the instrument routes, and PHQ-9 through them too.
+    t.step("instruments", "GET", "/api/instruments", 200)
+    gad = f"{base}/instruments/gad7"
+    # 12 as saved, 13 once the submit changes item 6: moderate.
+    for item, answer in zip(range(1, 8), (3, 2, 2, 1, 3, 0, 1), strict=True):
+        t.step(f"gad7 save item {item}", "PUT", f"{gad}/responses/{item}", 200, headers=auth,
+               json={"answer": answer})
+    t.step("gad7 no item 8", "PUT", f"{gad}/responses/8", 422, headers=auth,
+           json={"answer": 1})
+    t.step("gad7 answer out of range", "PUT", f"{gad}/responses/1", 422, headers=auth,
+           json={"answer": 4})
+    t.step("unknown instrument", "PUT", f"{base}/instruments/bdi/responses/1", 404,
+           headers=auth, json={"answer": 1})
+    t.step("gad7 with another token", "GET", gad, 404, headers=other_auth)
+    t.step("gad7 before submit", "GET", gad, 200, headers=auth)
+    t.step("gad7 submit", "POST", f"{gad}/submit", 201, headers=auth,
+           json={"responses": [{"question_id": 6, "answer": 1}]})
+    t.step("gad7 repeat submit", "POST", f"{gad}/submit", 200, headers=auth, json={})
+    t.step("gad7 save after submit", "PUT", f"{gad}/responses/2", 409, headers=auth,
+           json={"answer": 0})
+    t.step("gad7 fhir", "GET", f"{gad}/fhir", 200, headers=auth)
+    t.step("phq9 on the instrument routes", "GET", f"{base}/instruments/phq9", 200,
+           headers=auth)
+    t.step("summary with both", "GET", base, 200, headers=auth)
+
     t.step("chat", "POST", f"{base}/chat", 200, headers=auth, json={"message": "hello"})
     t.step("chat again", "POST", f"{base}/chat", 200, headers=auth, json={"message": "more"})
     for fault in ("fault=error,status=500", "fault=error,status=429,retry_after=4",

@@ -85,7 +85,7 @@ async def test_one_bad_row_fails_only_its_own_save(
 ) -> None:
     sid, token_hash = await make_session(conn)
     good = [writer.save(sid, token_hash, "phq9", q, 1) for q in (1, 2, 3)]
-    bad = writer.save(sid, token_hash, "phq9", 4, 7)  # out of the column's range
+    bad = writer.save(sid, token_hash, "phq9", 4, 700)  # out of the column's range
     *rows, error = await asyncio.gather(*good, bad, return_exceptions=True)
     assert isinstance(error, asyncpg.CheckViolationError)
     assert all(isinstance(row, asyncpg.Record) for row in rows)

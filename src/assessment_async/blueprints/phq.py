@@ -1,27 +1,20 @@
-"""PHQ-9: save one answer, submit, read back, export as FHIR."""
+"""PHQ-9's routes as the frontend first called them: an alias of the instrument routes
+(blueprints/instruments.py), with PHQ-9's answer range (0-3) in their schema."""
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
-from quart import Blueprint, ResponseReturnValue, current_app
+from quart import Blueprint, ResponseReturnValue
 from quart_schema import document_response, validate_request
 
-from assessment_async.http.auth import bearer_hash, require_session
+from assessment_async.blueprints.instruments import save_answer, state, submit_answers
 from assessment_async.http.openapi import (
     CLINICAL_ALERT,
     document_body,
     document_errors,
     document_path_parameter,
     document_response_headers,
-)
-from assessment_async.infra.db import get_db
-from assessment_async.services import phq
-from assessment_async.services.answer_writer import (
-    AnswerWriter,
-    SavedAnswer,
-    upsert_responses,
 )
 from assessment_core.instruments import PHQ9
 from assessment_core.models import (
@@ -32,34 +25,8 @@ from assessment_core.models import (
     PhqState,
     SubmitIn,
 )
-from assessment_core.questionnaire import (
-    alert_headers,
-    already_submitted,
-    answer_body,
-    assessment_body,
-    check_repeat,
-    checked_item,
-    fhir_body,
-    incomplete,
-    state_body,
-    submitted_answers,
-)
-from assessment_core.scoring import IncompleteAnswers
 
 bp = Blueprint("phq", __name__, url_prefix="/api/sessions/<uuid:sid>/phq")
-
-
-async def save_answer(sid: UUID, token_hash: bytes, item: int, answer: int) -> Any:
-    """Saved together with the answers other requests are saving right now, each committed
-    before its request is answered (services/answer_writer.py); or, with GROUP_COMMIT off,
-    in a statement of its own."""
-    writer: AnswerWriter | None = current_app.extensions.get("answers")
-    if writer is not None:
-        return await writer.save(sid, token_hash, PHQ9.key, item, answer)
-    async with get_db().connection() as conn:
-        rows = await upsert_responses(conn, [SavedAnswer(sid, token_hash, PHQ9.key, item,
-                                                         answer)])
-    return rows[0] if rows else None
 
 
 @bp.put("/responses/<question_id>")
@@ -70,14 +37,7 @@ async def save_answer(sid: UUID, token_hash: bytes, item: int, answer: int) -> A
 @document_errors(409)
 async def update_response(sid: UUID, question_id: str, data: AnswerIn) -> ResponseReturnValue:
     """Save one answer (items 1-9 score 0-3; item 10 is the difficulty question, not scored)."""
-    item = checked_item(PHQ9, question_id, data.answer)
-    token_hash = bearer_hash()
-    row = await save_answer(sid, token_hash, item, data.answer)
-    if row is None:  # the rare path: find out why, with as many queries as it takes
-        async with get_db().connection() as conn:
-            await require_session(conn, sid, token_hash)
-        raise already_submitted()
-    return answer_body(row)
+    return await save_answer(PHQ9, sid, question_id, data.answer)
 
 
 @bp.post("/submit")
@@ -89,17 +49,7 @@ async def update_response(sid: UUID, question_id: str, data: AnswerIn) -> Respon
 @document_errors(409)
 async def submit(sid: UUID, data: SubmitIn) -> ResponseReturnValue:
     """Score the questionnaire; a repeat returns the same assessment with 200."""
-    answers = submitted_answers(PHQ9, data.responses)
-    token_hash = bearer_hash()
-    async with get_db().connection() as conn:
-        await require_session(conn, sid, token_hash)
-        try:
-            row, created = await phq.submit_assessment(conn, sid, PHQ9, answers)
-        except IncompleteAnswers as error:
-            raise incomplete(error.missing) from None
-    if not created:
-        check_repeat(row, answers)
-    return assessment_body(row), 201 if created else 200, alert_headers(row)
+    return await submit_answers(PHQ9, sid, data.responses)
 
 
 @bp.get("")
@@ -107,12 +57,7 @@ async def submit(sid: UUID, data: SubmitIn) -> ResponseReturnValue:
 @document_response_headers(200, {"X-Clinical-Alert": CLINICAL_ALERT})
 async def get_phq(sid: UUID) -> ResponseReturnValue:
     """The answers saved so far and the assessment, if submitted."""
-    token_hash = bearer_hash()
-    async with get_db().connection() as conn:
-        await require_session(conn, sid, token_hash)
-        rows = await phq.select_responses(conn, sid, PHQ9.key)
-        assessment = await phq.select_assessment(conn, sid, PHQ9.key)
-    return state_body(rows, assessment), 200, alert_headers(assessment)
+    return await state(PHQ9, sid)
 
 
 @bp.get("/fhir")
@@ -121,10 +66,4 @@ async def get_phq(sid: UUID) -> ResponseReturnValue:
 @document_response_headers(200, {"X-Clinical-Alert": CLINICAL_ALERT})
 async def get_fhir(sid: UUID) -> ResponseReturnValue:
     """The answers as a FHIR R4 QuestionnaireResponse coded with LOINC."""
-    token_hash = bearer_hash()
-    async with get_db().connection() as conn:
-        await require_session(conn, sid, token_hash)
-        rows = await phq.select_responses(conn, sid, PHQ9.key)
-        assessment = await phq.select_assessment(conn, sid, PHQ9.key)
-    resource = fhir_body(PHQ9, sid, rows, assessment)
-    return resource, 200, {"Content-Type": "application/fhir+json", **alert_headers(assessment)}
+    return await state(PHQ9, sid, as_fhir=True)

@@ -11,7 +11,6 @@ from assessment_async.http.auth import bearer_hash, new_token, require_session
 from assessment_async.http.openapi import document_response_headers
 from assessment_async.infra.db import get_db
 from assessment_async.services import sessions
-from assessment_core.instruments import PHQ9
 from assessment_core.models import SessionCreate, SessionCreated, SessionSummary
 from assessment_core.questionnaire import summary_body
 
@@ -36,9 +35,9 @@ async def create_session(data: SessionCreate) -> ResponseReturnValue:
 @bp.get("/<uuid:sid>")
 @document_response(SessionSummary)
 async def get_session(sid: UUID) -> ResponseReturnValue:
-    """The session's state: how far the PHQ-9 got, and whether it needs a clinician."""
+    """The session's state: how far each instrument got, and whether it needs a clinician."""
     token_hash = bearer_hash()
     async with get_db().connection() as conn:
         await require_session(conn, sid, token_hash)
-        row = await sessions.select_summary(conn, sid, PHQ9.key)
-    return summary_body(row)
+        rows = await sessions.select_summary(conn, sid)
+    return summary_body(rows)

@@ -7,7 +7,8 @@ from uuid import UUID
 
 from asyncpg import Record
 
-from assessment_async.infra.db import Connection, fetchone, fetchval
+from assessment_async.infra.db import Connection, fetch, fetchone, fetchval
+from assessment_core.instruments import INSTRUMENTS
 from assessment_core.sql import SQL
 
 
@@ -24,8 +25,8 @@ async def select_session_id_by_token(conn: Connection, token_hash: bytes) -> UUI
     return session_id
 
 
-async def select_summary(conn: Connection, session_id: UUID, instrument: str) -> Record:
-    """One row: the session (checked to exist), how many answers it saved, and its
-    assessment if submitted."""
-    row = await fetchone(conn, SQL.select_summary, session_id=session_id, instrument=instrument)
-    return row
+async def select_summary(conn: Connection, session_id: UUID) -> list[Record]:
+    """One row per instrument: the session (checked to exist), how many answers it saved to
+    the instrument, and the instrument's assessment if submitted."""
+    return await fetch(conn, SQL.select_summary, session_id=session_id,
+                       instruments=list(INSTRUMENTS))

@@ -10,11 +10,14 @@ RETURNING id, created_at;
 SELECT id FROM session_for_token(:token_hash);
 
 -- name: select_summary
--- One row: the session, how many answers it saved, and its assessment if submitted.
-SELECT s.id, s.participant_ref, s.created_at,
+-- One row per instrument, in the order given: the session, how many answers it saved to the
+-- instrument, and the instrument's assessment if submitted.
+SELECT s.id, s.participant_ref, s.created_at, k.instrument,
        (SELECT count(*) FROM responses r
-         WHERE r.session_id = s.id AND r.instrument = :instrument) AS answered,
+         WHERE r.session_id = s.id AND r.instrument = k.instrument) AS answered,
        a.id AS assessment_id, a.flagged
   FROM sessions s
-  LEFT JOIN assessments a ON a.session_id = s.id AND a.instrument = :instrument
- WHERE s.id = :session_id;
+ CROSS JOIN unnest(CAST(:instruments AS text[])) WITH ORDINALITY AS k(instrument, position)
+  LEFT JOIN assessments a ON a.session_id = s.id AND a.instrument = k.instrument
+ WHERE s.id = :session_id
+ ORDER BY k.position;

@@ -8,8 +8,9 @@ from uuid import UUID
 
 from sqlalchemy import Engine
 
+from assessment_core.instruments import INSTRUMENTS
 from assessment_core.sql import SQL
-from assessment_twin.db import fetchone, fetchval, single
+from assessment_twin.db import fetch, fetchone, fetchval, single
 
 
 class SessionService:
@@ -30,11 +31,11 @@ class SessionService:
         return owner
 
     @classmethod
-    def summary(cls, session_id: UUID, instrument: str) -> dict[str, Any]:
+    def summary(cls, session_id: UUID) -> list[dict[str, Any]]:
+        """One row per instrument (SQL.select_summary)."""
         with single(cls.engine) as conn:
-            row = fetchone(conn, SQL.select_summary, session_id=session_id,
-                           instrument=instrument)
-        return row
+            return fetch(conn, SQL.select_summary, session_id=session_id,
+                         instruments=list(INSTRUMENTS))
 
     @classmethod
     def ping(cls) -> None:
