@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from quart import Quart, request
+from quart import Quart, Response, request
 from quart_cors import cors
 from quart_schema import QuartSchema
 
@@ -16,6 +16,7 @@ from assessment_async.blueprints import (
     health,
     instruments,
     metrics,
+    page,
     phq,
     sessions,
 )
@@ -29,6 +30,12 @@ from assessment_async.infra.metrics import ObservedApp, watch_event_loop, watch_
 from assessment_async.infra.storage import LocalStorage
 from assessment_async.services.answer_writer import WRITER_CONNECTIONS, AnswerWriter
 from assessment_core.settings import Settings
+from assessment_core.web import (
+    CORS_ALLOW_HEADERS,
+    CORS_EXPOSE_HEADERS,
+    PRIVATE_HEADERS,
+    PRIVATE_PREFIX,
+)
 
 SECURITY: dict[str, Any] = {"session_token": {"type": "http", "scheme": "bearer"}}
 
@@ -61,12 +68,12 @@ def create_app(settings: Settings) -> Quart:
         convert_models_only(app)  # quart-schema's conversion built a TypeAdapter per response
     if settings.cors_origins:
         cors(app, allow_origin=settings.cors_origins,
-             allow_headers=["Authorization", "Content-Type"],
+             allow_headers=list(CORS_ALLOW_HEADERS),
              allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
-             expose_headers=["X-Clinical-Alert", "Retry-After"], max_age=600)
+             expose_headers=list(CORS_EXPOSE_HEADERS), max_age=600)
 
-    for blueprint in (health.bp, metrics.bp, sessions.bp, instruments.bp, phq.bp, chat.bp,
-                      captures.bp):
+    for blueprint in (page.bp, health.bp, metrics.bp, sessions.bp, instruments.bp, phq.bp,
+                      chat.bp, captures.bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     app.asgi_app = ObservedApp(app.asgi_app)  # type: ignore[method-assign]
@@ -76,6 +83,14 @@ def create_app(settings: Settings) -> Quart:
         # The route template labels the request's metrics (metrics.ObservedApp reads it).
         if request.url_rule is not None:
             request.scope["route"] = request.url_rule.rule  # type: ignore[typeddict-unknown-key]
+
+    @app.after_request
+    async def _private(response: Response) -> Response:
+        # A participant's data is never cached, by the browser or anything between.
+        if request.path.startswith(PRIVATE_PREFIX):
+            for name, value in PRIVATE_HEADERS.items():
+                response.headers.setdefault(name, value)
+        return response
 
     @app.while_serving
     async def _lifespan() -> AsyncGenerator[None, None]:

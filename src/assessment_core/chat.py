@@ -55,6 +55,10 @@ def outcome(said_anything: bool, ended_cleanly: bool) -> str:
     return "partial" if said_anything else "failed"
 
 
+# An SSE comment: clients skip it; it keeps a quiet stream's connection alive.
+KEEPALIVE = b": waiting for the first token\n\n"
+
+
 def sse(event: str, data: Mapping[str, Any]) -> bytes:
     """One Server-Sent Event; JSON never contains a raw newline, so one data line suffices."""
     return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"

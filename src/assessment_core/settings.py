@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     llm_read_timeout: float = Field(30.0, gt=0)
     # Longest a whole turn may take; Quart's 60 s response timeout is off for streams.
     llm_turn_timeout: float = Field(180.0, gt=0)
+    # While a turn waits for its first token (up to LLM_READ_TIMEOUT), a comment line goes to
+    # the client this often, so that no proxy cuts the quiet connection.
+    chat_keepalive_seconds: float = Field(15.0, gt=0)
     # Open upstream streams per worker; a chat beyond it waits llm_slot_timeout, then 503.
     llm_max_streams: int = Field(1000, ge=1)
     llm_slot_timeout: float = Field(5.0, ge=0)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, Response, request
 from flask_cors import CORS
 
 from assessment_core.answer_batches import WRITER_CONNECTIONS
 from assessment_core.settings import Settings
+from assessment_core.web import (
+    CORS_ALLOW_HEADERS,
+    CORS_EXPOSE_HEADERS,
+    PRIVATE_HEADERS,
+    PRIVATE_PREFIX,
+)
 from assessment_twin.db import make_engine
 from assessment_twin.http import APIRequest, OrjsonProvider, register_error_handlers
 from assessment_twin.llm_client import SyncLLMClient
-from assessment_twin.routes import captures, chat, instruments, phq
+from assessment_twin.routes import captures, chat, instruments, page, phq
 from assessment_twin.services.answer_writer import AnswerWriter
 from assessment_twin.services.camera import CameraAssessmentService
 from assessment_twin.services.llm import LLMConversationService
@@ -37,8 +43,8 @@ def create_app(settings: Settings, phase2: bool | None = None) -> Flask:
                                            settings.capture_max_request_bytes)
     app.config["JSON_MAX_BYTES"] = settings.max_body_bytes
     if settings.cors_origins:
-        CORS(app, origins=settings.cors_origins, allow_headers=["Authorization", "Content-Type"],
-             expose_headers=["X-Clinical-Alert", "Retry-After"], max_age=600)
+        CORS(app, origins=settings.cors_origins, allow_headers=list(CORS_ALLOW_HEADERS),
+             expose_headers=list(CORS_EXPOSE_HEADERS), max_age=600)
 
     # DB_POOL_SIZE connections in all, as the ASGI app has; with group commit, a few of them
     # are the writer's alone, in autocommit (its one statement is its transaction).
@@ -54,7 +60,16 @@ def create_app(settings: Settings, phase2: bool | None = None) -> Flask:
     app.extensions["llm"] = SyncLLMClient(settings, settings.llm_base_url)
     app.extensions["storage"] = SyncLocalStorage(settings.capture_dir)
 
-    for blueprint in (phq.bp, instruments.bp, chat.bp, captures.bp):
+    for blueprint in (page.bp, phq.bp, instruments.bp, chat.bp, captures.bp):
         app.register_blueprint(blueprint)
+
+    @app.after_request
+    def _private(response: Response) -> Response:
+        # A participant's data is never cached, by the browser or anything between.
+        if request.path.startswith(PRIVATE_PREFIX):
+            for name, value in PRIVATE_HEADERS.items():
+                response.headers.setdefault(name, value)
+        return response
+
     register_error_handlers(app)
     return app

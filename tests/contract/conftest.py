@@ -24,6 +24,7 @@ CONTRACT_ENV = {
     "LLM_READ_TIMEOUT": "1",
     "LLM_TURN_TIMEOUT": "20",
     "CHAT_TURNS_PER_MINUTE": "8",  # the transcript's eight chats, then a ninth is refused
+    "CHAT_KEEPALIVE_SECONDS": "0.25",
     "LOG_LEVEL": "ERROR",
 }
 

@@ -83,3 +83,47 @@ def test_a_client_that_leaves_mid_stream_leaves_a_partial_turn(
             time.sleep(0.1)
         assert (turn["status"], turn["error_code"]) == ("partial", "CLIENT_DISCONNECTED")
         assert len(turn["ai_message"].split()) >= 3
+
+
+@pytest.mark.parametrize("variant", CONTRACT_VARIANTS)
+def test_a_turn_waiting_for_its_first_token_keeps_its_stream_alive(
+    variant: str, contract_servers: dict[str, str],
+) -> None:
+    with httpx.Client(base_url=contract_servers[variant], timeout=30) as http:
+        session = http.post("/api/sessions", json={}).json()
+        auth = {"Authorization": f"Bearer {session['token']}"}
+        message = {"message": "slow {{fake-llm: ttft=0.9}}"}  # under LLM_READ_TIMEOUT (1 s)
+        response = http.post(f"/api/sessions/{session['session_id']}/chat", json=message,
+                             headers=auth)
+    body = response.text
+    assert "event: token" in body, body[-600:]
+    before_first_token = body.split("event: token", 1)[0]
+    # One comment every 0.25 s (CHAT_KEEPALIVE_SECONDS) of the 0.9 s wait, then the answer.
+    assert before_first_token.count(": waiting for the first token\n\n") >= 2, body[-600:]
+    assert ": waiting" not in body.split("event: token", 1)[1]
+    assert body.count("event: token") == 12 and "event: done" in body
+
+
+@pytest.mark.parametrize("variant", CONTRACT_VARIANTS)
+def test_a_client_that_leaves_before_the_first_token_leaves_a_failed_turn(
+    variant: str, contract_servers: dict[str, str],
+) -> None:
+    with httpx.Client(base_url=contract_servers[variant], timeout=30) as http:
+        session = http.post("/api/sessions", json={}).json()
+        auth = {"Authorization": f"Bearer {session['token']}"}
+        base = f"/api/sessions/{session['session_id']}"
+        message = {"message": "slow {{fake-llm: ttft=0.9}}"}
+        with http.stream("POST", f"{base}/chat", json=message, headers=auth) as response:
+            for line in response.iter_lines():
+                if line.startswith(": waiting"):
+                    break  # gone while the turn waits for its first token
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            [turn] = http.get(f"{base}/chat/turns", headers=auth).json()
+            if turn["status"] != "streaming":
+                break
+            time.sleep(0.1)
+        assert (turn["status"], turn["error_code"]) == ("failed", "CLIENT_DISCONNECTED")
+        # The turn is not left streaming: the session's next chat streams to the end.
+        again = http.post(f"{base}/chat", json={"message": "still there?"}, headers=auth)
+        assert "event: done" in again.text

@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from assessment_async.infra.db import Database, database_unavailable
 from assessment_async.infra.llm_client import LLMClient
 from assessment_async.services import chat
 from assessment_core.chat import (
+    KEEPALIVE,
     SAVE_RETRY_SECONDS,
     StreamResult,
     UpstreamError,
@@ -38,6 +39,7 @@ from assessment_core.settings import Settings
 from assessment_core.tokens import check_owner
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 async def open_turn(
@@ -73,7 +75,10 @@ async def _turn_events(
         yield b""  # open_turn's step: from here on this stream owns the slot and the turn
         messages = build_prompt(settings.llm_system_prompt, history, message)
         async with aclosing(client.stream_chat(messages, result)) as deltas:
-            async for batch in deltas:
+            async for batch in first_with_keepalives(deltas, settings.chat_keepalive_seconds):
+                if batch is None:  # nothing yet from the upstream: keep the line alive
+                    yield KEEPALIVE
+                    continue
                 parts.extend(batch)
                 # One event per delta, as the upstream sent them; one write for the batch.
                 yield b"".join(sse("token", {"delta": delta}) for delta in batch)
@@ -103,6 +108,28 @@ async def _turn_events(
         yield error_event(number, status, failure)
     else:
         yield done_event(number, status, result)
+
+
+async def first_with_keepalives(source: AsyncIterator[T], every: float,
+                                ) -> AsyncGenerator[T | None, None]:
+    """`source`'s items, with a None after each `every` seconds that pass before its first:
+    only the wait for the first token needs it (a stall later is LLM_READ_TIMEOUT's), so
+    the rest is iterated directly, at no cost."""
+    pending = asyncio.ensure_future(anext(source))
+    try:
+        while not (await asyncio.wait({pending}, timeout=every))[0]:
+            yield None
+    finally:
+        if not pending.done():  # the client left while it waited: stop the read first
+            pending.cancel()
+            await asyncio.wait({pending})
+    try:
+        first = pending.result()
+    except StopAsyncIteration:
+        return
+    yield first
+    async for item in source:
+        yield item
 
 
 def outlive_cancellation(

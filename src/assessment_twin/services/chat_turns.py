@@ -10,11 +10,13 @@ releases the slot however the stream ends, even if the server never iterates it.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
 from assessment_core.chat import (
+    KEEPALIVE,
     StreamResult,
     UpstreamError,
     build_prompt,
@@ -72,11 +74,15 @@ def _turn_events(client: SyncLLMClient, settings: Settings, session_id: UUID,
     failure: UpstreamError | None = None
     ended = False
     deltas: Generator[str, None, None] | None = None
+    first: FirstItem | None = None
     try:
         yield b""  # open_turn's step: from here on this generator owns the slot and the turn
         deltas = client.stream_chat(build_prompt(settings.llm_system_prompt, history, message),
                                     result)
-        for delta in deltas:
+        first = FirstItem(deltas)
+        while not first.wait(settings.chat_keepalive_seconds):
+            yield KEEPALIVE  # nothing yet from the upstream: keep the line alive
+        for delta in first.then_the_rest():
             parts.append(delta)
             yield sse("token", {"delta": delta})
         ended = True
@@ -85,7 +91,7 @@ def _turn_events(client: SyncLLMClient, settings: Settings, session_id: UUID,
     except BaseException:
         # The server closed us (the client went away: GeneratorExit), or the worker is
         # stopping (GreenletExit), or something unforeseen: the turn's end is stored anyway.
-        if deltas is not None:
+        if deltas is not None and (first is None or first.abandon()):
             deltas.close()
         store(turn["id"], parts, outcome(bool(parts), False), "CLIENT_DISCONNECTED", result)
         raise
@@ -98,6 +104,53 @@ def _turn_events(client: SyncLLMClient, settings: Settings, session_id: UUID,
         yield error_event(turn["turn_number"], status, failure)
     else:
         yield done_event(turn["turn_number"], status, result)
+
+
+class FirstItem:
+    """The first item of a generator, taken by a thread of its own (a greenlet under gevent's
+    patching), so the relay can send keep-alives while it waits; the relay then iterates the
+    rest itself. Only one of the two touches the generator at any time."""
+
+    def __init__(self, source: Generator[str, None, None]) -> None:
+        self._source = source
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._abandoned = False
+        self._item: list[str] = []  # the first item, if the source had one
+        self._error: BaseException | None = None
+        threading.Thread(target=self._take, name="first-token", daemon=True).start()
+
+    def _take(self) -> None:
+        try:
+            self._item.append(next(self._source))
+        except StopIteration:
+            pass
+        except BaseException as error:  # handed to the relay, which raises it
+            self._error = error
+        with self._lock:
+            self._done.set()
+            abandoned = self._abandoned
+        if abandoned:  # the relay left while this waited: close the upstream here
+            self._source.close()
+
+    def wait(self, seconds: float) -> bool:
+        return self._done.wait(seconds)
+
+    def then_the_rest(self) -> Iterator[str]:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        yield from self._item
+        yield from self._source
+
+    def abandon(self) -> bool:
+        """The relay is leaving: True when it may close the source itself, False when the
+        thread still waits on it and will close it when its wait ends."""
+        with self._lock:
+            if self._done.is_set():
+                return True
+            self._abandoned = True
+            return False
 
 
 def store(turn_id: UUID, parts: list[str], status: str, error_code: str | None,
