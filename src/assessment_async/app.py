@@ -21,6 +21,7 @@ from assessment_async.blueprints import (
     sessions,
 )
 from assessment_async.http.backpressure import FlowControlledConnection
+from assessment_async.http.docs import serve_docs_offline
 from assessment_async.http.errors import register_error_handlers
 from assessment_async.http.jsonio import APIRequest, OrjsonProvider, convert_models_only
 from assessment_async.http.openapi import ApiDocs
@@ -62,7 +63,9 @@ def create_app(settings: Settings) -> Quart:
         security_schemes=SECURITY,
         security=[{"session_token": []}],
         openapi_provider_class=ApiDocs,  # documents every route's errors, streams and files
+        redoc_ui_path=None, scalar_ui_path=None,  # CDN-only pages: blank on a closed network
     )
+    serve_docs_offline(app)  # /docs from the swagger-ui-bundle package
     app.json = OrjsonProvider(app)  # after QuartSchema, which installs its own provider
     if not settings.response_validation:
         convert_models_only(app)  # quart-schema's conversion built a TypeAdapter per response

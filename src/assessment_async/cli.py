@@ -14,6 +14,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from assessment_async.infra.logs import configure_logging
 from assessment_core import migrate
@@ -114,6 +115,32 @@ def cmd_fake_llm(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def openapi_document() -> str:
+    """The served /openapi.json, formatted for a file (docs/openapi.json is this)."""
+    import asyncio
+    import json
+
+    from assessment_async.app import create_app
+
+    # The spec is the routes' own: no database or upstream is reached to build it.
+    app = create_app(Settings(database_url="postgresql://unused/unused",
+                              llm_base_url="http://unused/v1"))
+
+    async def fetch() -> object:
+        return await (await app.test_client().get("/openapi.json")).get_json()
+
+    return json.dumps(asyncio.run(fetch()), indent=2, sort_keys=True) + "\n"
+
+
+def cmd_openapi(args: argparse.Namespace, settings: Settings) -> int:
+    document = openapi_document()
+    if args.out:
+        Path(args.out).write_text(document)
+    else:
+        sys.stdout.write(document)
+    return 0
+
+
 def add_profile_flags(command: argparse.ArgumentParser) -> None:
     """One flag per Profile field, with its default and help from the dataclass."""
     import dataclasses
@@ -149,6 +176,10 @@ def parser() -> argparse.ArgumentParser:
     fake.add_argument("--port", type=int, default=8100)
     add_profile_flags(fake)
     fake.set_defaults(handler=cmd_fake_llm)
+
+    spec = commands.add_parser("openapi", help="print the OpenAPI document the app serves")
+    spec.add_argument("--out", help="write it to this file (docs/openapi.json is committed)")
+    spec.set_defaults(handler=cmd_openapi)
 
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
     upgrade = db.add_parser("upgrade", help="apply migrations")
