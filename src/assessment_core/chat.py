@@ -105,6 +105,27 @@ def parse_chunk(data: str | bytes, result: StreamResult) -> str:
                             "not valid chat-completions JSON.") from None
 
 
+def parse_lines(
+    lines: list[bytes], result: StreamResult
+) -> tuple[list[str], bool, UpstreamError | None]:
+    """The text deltas in these whole lines of the event stream, whether `[DONE]` came, and
+    the error of a chunk that could not be read (the deltas before it still count)."""
+    deltas: list[str] = []
+    for line in lines:
+        if not line.startswith(b"data:"):
+            continue  # blank separators, comments, event names
+        data = line[5:].strip()
+        if data == b"[DONE]":
+            return deltas, True, None
+        try:
+            delta = parse_chunk(data, result)
+        except UpstreamError as error:
+            return deltas, False, error
+        if delta:
+            deltas.append(delta)
+    return deltas, False, None
+
+
 def upstream_status_error(status: int, retry_after: str | None) -> UpstreamError:
     if status == 429:
         return UpstreamError("UPSTREAM_RATE_LIMITED", "The language model is rate-limiting "

@@ -14,6 +14,7 @@ from assessment_core.chat import (
     StreamResult,
     UpstreamError,
     parse_chunk,
+    parse_lines,
     upstream_status_error,
 )
 from assessment_core.settings import Settings, chat_completions_url
@@ -31,13 +32,9 @@ class SyncLLMClient:
                         **settings.llm_extra_headers}
         self.slots = threading.BoundedSemaphore(settings.llm_max_streams)
 
-    def stream_chat(
-        self, messages: list[dict[str, str]], result: StreamResult
-    ) -> Generator[str, None, None]:
-        """Yield the answer's text deltas; UpstreamError on any failure. Closing the generator
-        early closes the upstream response and its connection."""
+    def _open(self, messages: list[dict[str, str]]) -> requests.Response:
+        """The upstream's streamed answer, its status checked (UpstreamError otherwise)."""
         settings = self.settings
-        deadline = time.monotonic() + settings.llm_turn_timeout
         payload = {"model": settings.llm_model, "messages": messages, "stream": True,
                    "stream_options": {"include_usage": True}}
         try:
@@ -47,10 +44,19 @@ class SyncLLMClient:
                 timeout=(settings.llm_connect_timeout, settings.llm_read_timeout))
         except requests.RequestException as error:
             raise transport_error(error) from None
-        with response:
-            if response.status_code != 200:
-                raise upstream_status_error(response.status_code,
-                                            response.headers.get("Retry-After"))
+        if response.status_code != 200:
+            response.close()
+            raise upstream_status_error(response.status_code,
+                                        response.headers.get("Retry-After"))
+        return response
+
+    def stream_chat(
+        self, messages: list[dict[str, str]], result: StreamResult
+    ) -> Generator[str, None, None]:
+        """Yield the answer's text deltas; UpstreamError on any failure. Closing the generator
+        early closes the upstream response and its connection."""
+        deadline = time.monotonic() + self.settings.llm_turn_timeout
+        with self._open(messages) as response:
             try:
                 # chunk_size=None: lines as the chunks arrive, not once 512 bytes are in.
                 for raw in response.iter_lines(chunk_size=None):  # type: ignore[call-overload]
@@ -66,6 +72,39 @@ class SyncLLMClient:
                     delta = parse_chunk(data, result)
                     if delta:
                         yield delta
+            except requests.RequestException as error:
+                raise transport_error(error) from None
+        raise UpstreamError("UPSTREAM_BROKEN", "The language model's stream ended before it "
+                            "finished.")
+
+
+    def stream_batches(
+        self, messages: list[dict[str, str]], result: StreamResult
+    ) -> Generator[list[str], None, None]:
+        """The answer's deltas as lists, one per read from the upstream, as the ASGI app's
+        client yields them (TWIN_BATCH_WRITES): the relay writes a read's tokens at once."""
+        settings = self.settings
+        deadline = time.monotonic() + settings.llm_turn_timeout
+        with self._open(messages) as response:
+            pending = b""
+            try:
+                # chunk_size=None: each read as it arrives, whatever its size.
+                for chunk in response.iter_content(chunk_size=None):
+                    if time.monotonic() > deadline:
+                        raise UpstreamError("UPSTREAM_TIMEOUT", "The language model stopped "
+                                            "sending in the middle of its answer.")
+                    pending += chunk
+                    end = max(pending.rfind(b"\n"), pending.rfind(b"\r"))
+                    if end < 0:
+                        continue  # no whole line yet
+                    lines, pending = pending[:end + 1].splitlines(), pending[end + 1:]
+                    deltas, finished, failure = parse_lines(lines, result)
+                    if deltas:
+                        yield deltas  # what came before a bad chunk is relayed and kept
+                    if failure is not None:
+                        raise failure
+                    if finished:
+                        return
             except requests.RequestException as error:
                 raise transport_error(error) from None
         raise UpstreamError("UPSTREAM_BROKEN", "The language model's stream ended before it "

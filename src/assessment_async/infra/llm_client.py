@@ -17,7 +17,7 @@ from assessment_async.infra.metrics import LLM_STREAMS
 from assessment_core.chat import (
     StreamResult,
     UpstreamError,
-    parse_chunk,
+    parse_lines,
     upstream_status_error,
 )
 from assessment_core.settings import Settings, chat_completions_url
@@ -140,27 +140,6 @@ class LLMClient:
                 # (tests/test_garbage.py checks it after an httpx upgrade). The stream is
                 # spent: nothing reads it again.
                 response.stream = CLOSED_STREAM
-
-
-def parse_lines(
-    lines: list[bytes], result: StreamResult
-) -> tuple[list[str], bool, UpstreamError | None]:
-    """The text deltas in these whole lines of the event stream, whether `[DONE]` came, and
-    the error of a chunk that could not be read (the deltas before it still count)."""
-    deltas: list[str] = []
-    for line in lines:
-        if not line.startswith(b"data:"):
-            continue  # blank separators, comments, event names
-        data = line[5:].strip()
-        if data == b"[DONE]":
-            return deltas, True, None
-        try:
-            delta = parse_chunk(data, result)
-        except UpstreamError as error:
-            return deltas, False, error
-        if delta:
-            deltas.append(delta)
-    return deltas, False, None
 
 
 async def status_error(response: httpx.Response) -> UpstreamError:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Generator, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from assessment_core.chat import (
@@ -36,6 +36,7 @@ from assessment_twin.phase2 import call
 from assessment_twin.services.llm import LLMConversationService
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def open_turn(client: SyncLLMClient, settings: Settings, session_id: UUID, token_hash: bytes,
@@ -73,25 +74,36 @@ def _turn_events(client: SyncLLMClient, settings: Settings, session_id: UUID,
     result = StreamResult()
     failure: UpstreamError | None = None
     ended = False
-    deltas: Generator[str, None, None] | None = None
-    first: FirstItem | None = None
+    deltas: Generator[Any, None, None] | None = None
+    first: FirstItem[str] | None = None
+    first_batch: FirstItem[list[str]] | None = None
     try:
         yield b""  # open_turn's step: from here on this generator owns the slot and the turn
-        deltas = client.stream_chat(build_prompt(settings.llm_system_prompt, history, message),
-                                    result)
-        first = FirstItem(deltas)
-        while not first.wait(settings.chat_keepalive_seconds):
-            yield KEEPALIVE  # nothing yet from the upstream: keep the line alive
-        for delta in first.then_the_rest():
-            parts.append(delta)
-            yield sse("token", {"delta": delta})
+        prompt = build_prompt(settings.llm_system_prompt, history, message)
+        if settings.twin_batch_writes:  # each upstream read's tokens in one write, as asgi
+            batches = client.stream_batches(prompt, result)
+            deltas, first_batch = batches, FirstItem(batches)
+            while not first_batch.wait(settings.chat_keepalive_seconds):
+                yield KEEPALIVE  # nothing yet from the upstream: keep the line alive
+            for batch in first_batch.then_the_rest():
+                parts.extend(batch)
+                yield b"".join(sse("token", {"delta": delta}) for delta in batch)
+        else:  # the plan's relay: each token written as it comes
+            tokens = client.stream_chat(prompt, result)
+            deltas, first = tokens, FirstItem(tokens)
+            while not first.wait(settings.chat_keepalive_seconds):
+                yield KEEPALIVE
+            for delta in first.then_the_rest():
+                parts.append(delta)
+                yield sse("token", {"delta": delta})
         ended = True
     except UpstreamError as error:
         failure = error
     except BaseException:
         # The server closed us (the client went away: GeneratorExit), or the worker is
         # stopping (GreenletExit), or something unforeseen: the turn's end is stored anyway.
-        if deltas is not None and (first is None or first.abandon()):
+        taker = first or first_batch
+        if deltas is not None and (taker is None or taker.abandon()):
             deltas.close()
         store(turn["id"], parts, outcome(bool(parts), False), "CLIENT_DISCONNECTED", result)
         raise
@@ -106,17 +118,17 @@ def _turn_events(client: SyncLLMClient, settings: Settings, session_id: UUID,
         yield done_event(turn["turn_number"], status, result)
 
 
-class FirstItem:
+class FirstItem(Generic[T]):
     """The first item of a generator, taken by a thread of its own (a greenlet under gevent's
     patching), so the relay can send keep-alives while it waits; the relay then iterates the
     rest itself. Only one of the two touches the generator at any time."""
 
-    def __init__(self, source: Generator[str, None, None]) -> None:
+    def __init__(self, source: Generator[T, None, None]) -> None:
         self._source = source
         self._done = threading.Event()
         self._lock = threading.Lock()
         self._abandoned = False
-        self._item: list[str] = []  # the first item, if the source had one
+        self._item: list[T] = []  # the first item, if the source had one
         self._error: BaseException | None = None
         threading.Thread(target=self._take, name="first-token", daemon=True).start()
 
@@ -136,7 +148,7 @@ class FirstItem:
     def wait(self, seconds: float) -> bool:
         return self._done.wait(seconds)
 
-    def then_the_rest(self) -> Iterator[str]:
+    def then_the_rest(self) -> Iterator[T]:
         if self._error is not None:
             error, self._error = self._error, None
             raise error
