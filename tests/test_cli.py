@@ -90,3 +90,15 @@ def test_serve_without_migrations_says_what_to_run(empty_database_url: str) -> N
 def test_migrations_match_the_tables(database_url: str) -> None:
     """`alembic check` fails when tables.py and the migrations disagree."""
     command.check(alembic_config(database_url))
+
+
+def test_replicas_starting_together_migrate_once(empty_database_url: str) -> None:
+    """Four `db upgrade`s at once on an empty database (as replicas starting together run
+    `serve`): the advisory lock lets one migrate while the others wait, then find nothing to
+    do. Without it, the second CREATE TABLE of the same table fails."""
+    upgrades = [cli("db", "upgrade", database_url=empty_database_url) for _ in range(4)]
+    outputs = [process.communicate(timeout=120)[0] for process in upgrades]
+    assert [p.returncode for p in upgrades] == [0, 0, 0, 0], outputs
+    ran = [output.count("Running upgrade  -> 0001") for output in outputs]
+    assert sorted(ran) == [0, 0, 0, 1], outputs  # exactly one replica created the schema
+    assert migrate.pending(empty_database_url) == []

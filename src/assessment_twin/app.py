@@ -65,10 +65,10 @@ def create_app(settings: Settings, phase2: bool | None = None) -> Flask:
 
     @app.after_request
     def _private(response: Response) -> Response:
-        # A participant's data is never cached, by the browser or anything between.
+        # A participant's data is never cached, by the browser or anything between: not
+        # their answers, not their frames (a shared clinic computer keeps no face images).
         if request.path.startswith(PRIVATE_PREFIX):
-            for name, value in PRIVATE_HEADERS.items():
-                response.headers.setdefault(name, value)
+            response.headers.update(PRIVATE_HEADERS)
         return response
 
     register_error_handlers(app)

@@ -54,9 +54,20 @@ def transaction(engine: Engine) -> Iterator[Connection]:
         try:
             yield conn
         except BaseException:
-            conn.exec_driver_sql("ROLLBACK")
+            _end(conn, "ROLLBACK")
             raise
-        conn.exec_driver_sql("COMMIT")
+        _end(conn, "COMMIT")
+
+
+def _end(conn: Connection, statement: str) -> None:
+    """COMMIT or ROLLBACK a transaction begun by hand; a connection that could not end it is
+    closed, never pooled: psycopg2's own rollback does nothing in autocommit, so it would go
+    back to the pool inside the transaction."""
+    try:
+        conn.exec_driver_sql(statement)
+    except BaseException:
+        conn.invalidate()
+        raise
 
 
 @contextmanager

@@ -85,7 +85,8 @@ async def test_unknown_paths_and_methods(client: Client) -> None:
 async def test_health_and_readiness(client: Client) -> None:
     assert (await (await client.get("/healthz")).get_json()) == {"status": "ok"}
     ready = await client.get("/readyz")
-    assert (ready.status_code, await ready.get_json()) == (200, {"status": "ready"})
+    assert (ready.status_code, await ready.get_json()) == (200, {"status": "ready",
+                                                              "storage": "ok"})
 
 
 def closed_port() -> int:

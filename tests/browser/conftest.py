@@ -28,10 +28,11 @@ def chromium_path() -> str:
     return found
 
 
-@pytest.fixture(name="browser", scope="session")
+@pytest.fixture(name="browser", scope="module")
 def _browser(database_url: str, fake_llm_url: str) -> Iterator[Any]:
     # Playwright's sync API runs an event loop of its own in this thread: the fixtures that
-    # use asyncio.run() (the database's migration) must be set up before it starts.
+    # use asyncio.run() (the database's migration) must be set up before it starts, and it
+    # must stop with this module, before any async test of another module runs.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -44,7 +45,7 @@ def _browser(database_url: str, fake_llm_url: str) -> Iterator[Any]:
         browser.close()
 
 
-@pytest.fixture(name="page_server", params=BROWSER_VARIANTS, scope="session")
+@pytest.fixture(name="page_server", params=BROWSER_VARIANTS, scope="module")
 def _page_server(request: pytest.FixtureRequest, database_url: str, fake_llm_url: str,
                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
     """(variant, base URL, capture folder) of a server of that variant."""

@@ -83,8 +83,9 @@ def test_a_participant_walks_the_whole_assessment(browser: Any, page_server: Any
     context = browser.new_context(base_url=base)
     page = context.new_page()
     walk = Walk(page, ARTIFACTS / variant)
-    refused_requests: list[str] = []
-    page.on("console", lambda m: refused_requests.append(m.text) if m.type == "error" else None)
+    console_errors: list[str] = []  # a CSP violation or a script error lands here
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: console_errors.append(str(error)))
     try:
         with walk.step("the page opens"):
             page.goto("/")
@@ -143,6 +144,7 @@ def test_a_participant_walks_the_whole_assessment(browser: Any, page_server: Any
             expect(results).to_contain_text(f"{PHQ9.title}: 11 of 27, moderate.")
             expect(results).to_contain_text(f"{GAD7.title}: 6 of 21, mild.")
             expect(page.get_by_role("alert")).to_be_visible()  # still there
+            expect(page.locator("#camera-status")).to_contain_text("The camera is off")
 
         with walk.step("the chat streams a reply"):
             page.get_by_role("button", name="Continue").click()
@@ -171,6 +173,9 @@ def test_a_participant_walks_the_whole_assessment(browser: Any, page_server: Any
         session_id = page.evaluate("page.sid")
     finally:
         context.close()
+    # What the walk provoked on purpose: the aborted save, the 429; nothing else.
+    unexpected = [e for e in console_errors if "ERR_FAILED" not in e and "429" not in e]
+    assert unexpected == [], unexpected
 
     check_what_was_stored(database_url, session_id, captures)
 

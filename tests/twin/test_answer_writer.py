@@ -80,3 +80,48 @@ def test_a_save_with_the_wrong_token_is_refused_and_the_others_are_not(
     assert writer.save(sid, other_hash, "phq9", 1, 2) is None
     row = writer.save(sid, token_hash, "phq9", 1, 3)
     assert row is not None and (row["question_id"], row["answer"]) == (1, 3)
+
+
+def test_a_writer_that_dies_fails_its_saves_and_the_next_save_starts_another(
+    engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    [(sid, token_hash)] = sessions(database_url, 1)
+    real = answer_writer.upsert_responses
+    calls: list[int] = []
+
+    def dies_once(engine: Engine, batch: Any) -> list[dict[str, Any]]:
+        calls.append(len(batch))
+        if len(calls) == 1:
+            raise SystemExit("the worker is stopping")  # not an Exception: _write lets it by
+        return real(engine, batch)
+
+    monkeypatch.setattr(answer_writer, "upsert_responses", dies_once)
+    writer = AnswerWriter(engine)
+    with pytest.raises(RuntimeError, match="the answer writer stopped"):
+        writer.save(sid, token_hash, "phq9", 1, 2)  # answered, not left waiting
+    row = writer.save(sid, token_hash, "phq9", 1, 3)
+    assert row is not None and row["answer"] == 3 and len(calls) == 2
+
+
+def test_one_bad_row_fails_only_its_own_save(engine: Engine, database_url: str) -> None:
+    [(sid, token_hash)] = sessions(database_url, 1)
+    writer = AnswerWriter(engine)
+    results: dict[int, Any] = {}
+    start = threading.Barrier(4)
+
+    def save(item: int, answer: int) -> None:
+        start.wait()
+        try:
+            results[item] = writer.save(sid, token_hash, "phq9", item, answer)
+        except Exception as error:
+            results[item] = error
+
+    threads = [threading.Thread(target=save, args=(q, 700 if q == 4 else 1))
+               for q in (1, 2, 3, 4)]  # 700: out of the column's range
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert isinstance(results[4], psycopg2.errors.CheckViolation) or isinstance(
+        getattr(results[4], "orig", None), psycopg2.errors.CheckViolation), results[4]
+    assert all(results[q]["answer"] == 1 for q in (1, 2, 3))

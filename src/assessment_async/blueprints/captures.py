@@ -120,7 +120,7 @@ async def get_capture(sid: UUID, capture_id: UUID) -> ResponseReturnValue:
         raise APIError(404, "CAPTURE_NOT_FOUND", f"This session has no capture {capture_id}.")
     headers: dict[str, Any] = {"Content-Length": str(row["size_bytes"]),
                                "ETag": f'"{row["sha256"]}"',
-                               "Cache-Control": "private, max-age=3600",
+                               "Cache-Control": "no-store",  # a face image: never cached
                                "X-Content-Type-Options": "nosniff"}
     return Response(storage().read(row["storage_key"]), mimetype=row["content_type"],
                     headers=headers)

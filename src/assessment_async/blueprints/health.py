@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from quart import Blueprint, ResponseReturnValue
+from quart import Blueprint, ResponseReturnValue, current_app
 from quart_schema import hide
 
 from assessment_async.infra.db import get_db
@@ -31,4 +31,8 @@ async def readyz() -> ResponseReturnValue:
     except Exception as error:  # any failure means: do not route traffic here
         body = {"status": "unavailable", "reason": f"database: {type(error).__name__}"}
         return body, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
-    return {"status": "ready"}
+    # A full or failing frame store is said, not acted on: answers and chats still work, and
+    # every replica shares the store, so taking this one out of service would help nothing.
+    settings = current_app.extensions["settings"]
+    storage = await current_app.extensions["storage"].check(settings.capture_max_request_bytes)
+    return {"status": "ready", "storage": storage}

@@ -9,6 +9,7 @@ abort_multipart_upload) and `read` to a ranged GET; the services and routes woul
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 from collections.abc import AsyncIterator
@@ -18,6 +19,8 @@ from typing import Protocol
 import aiofiles
 import aiofiles.os
 from aiofiles.threadpool.binary import AsyncBufferedIOBase
+
+from assessment_core.storage_errors import probe_folder, store_errors
 
 READ_CHUNK = 256 * 1024
 
@@ -33,6 +36,7 @@ class Storage(Protocol):
     def read(self, key: str) -> AsyncIterator[bytes]: ...
     async def delete(self, key: str) -> None: ...
     async def exists(self, key: str) -> bool: ...
+    async def check(self, room: int) -> str: ...
 
 
 class LocalUpload:
@@ -45,28 +49,30 @@ class LocalUpload:
 
     async def write(self, data: bytes) -> None:
         assert self.handle is not None
-        await self.handle.write(data)
+        with store_errors():
+            await self.handle.write(data)
 
     async def commit(self, key: str) -> None:
         assert self.handle is not None
-        await self.handle.flush()
-        await asyncio.to_thread(os.fsync, self.handle.fileno())
-        await self.handle.close()
-        self.handle = None
-        final = self.root / key
-        await aiofiles.os.makedirs(final.parent, exist_ok=True)
-        await aiofiles.os.rename(self.temp_path, final)
-        # The rename is durable only once its folder is fsynced.
-        await asyncio.to_thread(_fsync_dir, final.parent)
-
-    async def discard(self) -> None:
-        if self.handle is not None:
+        with store_errors():
+            await self.handle.flush()
+            await asyncio.to_thread(os.fsync, self.handle.fileno())
             await self.handle.close()
             self.handle = None
-        try:
+            final = self.root / key
+            await aiofiles.os.makedirs(final.parent, exist_ok=True)
+            await aiofiles.os.rename(self.temp_path, final)
+            # The rename is durable only once its folder is fsynced.
+            await asyncio.to_thread(_fsync_dir, final.parent)
+
+    async def discard(self) -> None:
+        # Never raises (a full disk can fail the close of a file being thrown away).
+        if self.handle is not None:
+            handle, self.handle = self.handle, None
+            with contextlib.suppress(OSError):
+                await handle.close()
+        with contextlib.suppress(OSError):
             await aiofiles.os.remove(self.temp_path)
-        except FileNotFoundError:
-            pass
 
 
 class LocalStorage:
@@ -76,8 +82,14 @@ class LocalStorage:
 
     async def start_upload(self) -> LocalUpload:
         temp_path = self.root / "tmp" / f"{secrets.token_hex(16)}.part"
-        handle = await aiofiles.open(temp_path, "xb")
+        with store_errors():
+            handle = await aiofiles.open(temp_path, "xb")
         return LocalUpload(self.root, temp_path, handle)
+
+    async def check(self, room: int) -> str:
+        """For readiness: "ok" when a file can be made and removed and `room` bytes (one
+        upload at most) are free; "full" or "unavailable" otherwise."""
+        return await asyncio.to_thread(probe_folder, self.root, room)
 
     async def read(self, key: str) -> AsyncIterator[bytes]:
         async with aiofiles.open(self.root / key, "rb") as handle:

@@ -74,8 +74,11 @@ async def _turn_events(
             store = TurnStore(db, turn["id"], turn["turn_number"], background)
         yield b""  # open_turn's step: from here on this stream owns the slot and the turn
         messages = build_prompt(settings.llm_system_prompt, history, message)
-        async with aclosing(client.stream_chat(messages, result)) as deltas:
-            async for batch in first_with_keepalives(deltas, settings.chat_keepalive_seconds):
+        # Closed inner first: the wait for the first token is cancelled and awaited before the
+        # upstream stream is closed (an async generator cannot be closed while it runs).
+        async with aclosing(client.stream_chat(messages, result)) as deltas, \
+                aclosing(first_with_keepalives(deltas, settings.chat_keepalive_seconds)) as batches:
+            async for batch in batches:
                 if batch is None:  # nothing yet from the upstream: keep the line alive
                     yield KEEPALIVE
                     continue
@@ -123,6 +126,8 @@ async def first_with_keepalives(source: AsyncIterator[T], every: float,
         if not pending.done():  # the client left while it waited: stop the read first
             pending.cancel()
             await asyncio.wait({pending})
+        elif not pending.cancelled():
+            pending.exception()  # retrieved: raised below, or dropped with the closed stream
     try:
         first = pending.result()
     except StopAsyncIteration:

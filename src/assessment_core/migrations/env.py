@@ -13,9 +13,16 @@ from assessment_core.tables import metadata
 config = context.config
 
 
+# Replicas that start together migrate once: the first to take this lock holds it until its
+# migrations commit (PostgreSQL's DDL is transactional); the others wait on it, then find the
+# schema at head and have nothing to do.
+MIGRATION_LOCK = 0x6173_7365_7373  # any bigint of our own: "asses" in ASCII
+
+
 def do_run_migrations(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=metadata, compare_type=True)
     with context.begin_transaction():
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         context.run_migrations()
 
 

@@ -12,6 +12,7 @@ ASSETS = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/web/page.js": ("page.js", "text/javascript; charset=utf-8"),
     "/web/page.css": ("page.css", "text/css; charset=utf-8"),
+    "/web/icon.svg": ("icon.svg", "image/svg+xml"),
 }
 
 # Only this origin: scripts, styles, fetches; images and video from the page's own blobs

@@ -51,8 +51,9 @@ async function begin() {
     const session = await created.json();
     page.sid = session.session_id;
     page.token = session.token;
-    const listed = await (await fetch("/api/instruments")).json();
-    page.instruments = listed.instruments;
+    const listed = await fetch("/api/instruments");
+    if (!listed.ok) throw new Error((await errorOf(listed)).message || listed.status);
+    page.instruments = (await listed.json()).instruments;
   } catch (error) {
     $("start-status").textContent = `Could not start: ${error.message}. Please try again.`;
     $("start-status").classList.add("failed");
@@ -177,20 +178,24 @@ async function submit() {
   }
   const assessment = await response.json();
   page.assessments[instrument.key] = assessment;
-  if (assessment.alerts.length) showSafety();
+  if (assessment.alerts.length) showSafety(assessment.alerts);
   await linkFrames(assessment);
   if (page.at < page.instruments.length - 1) {
     page.at += 1;
     page.item = 0;
     showQuestion();
   } else {
+    cameraOff();  // the questionnaires are done: no frame is taken that no submit links
     showResults();
   }
 }
 
-function showSafety() {
+// The participant reads words meant for them for PHQ-9's item 9; any other instrument's
+// alert shows the API's own message. Once shown it stays: it has nothing to close it.
+function showSafety(alerts) {
   const alert = $("safety");
-  alert.textContent = SAFETY_TEXT;
+  alert.textContent = alerts.map((a) => a.code === "ITEM9_POSITIVE" ? SAFETY_TEXT : a.message)
+    .join(" ");
   alert.hidden = false;
 }
 
@@ -310,6 +315,16 @@ async function cameraOn() {
   }
   $("camera-status").textContent = "The camera is on.";
   page.camera = setInterval(takeFrame, FRAME_EVERY_MS);
+}
+
+function cameraOff() {
+  if (page.camera === null) return;
+  clearInterval(page.camera);
+  page.camera = null;
+  const video = $("preview");
+  for (const track of video.srcObject ? video.srcObject.getTracks() : []) track.stop();
+  video.classList.remove("on");
+  $("camera-status").textContent = "The camera is off: the questionnaires are done.";
 }
 
 async function takeFrame() {

@@ -113,6 +113,6 @@ def get_capture(sid: UUID, capture_id: UUID) -> Any:
     storage: SyncLocalStorage = current_app.extensions["storage"]
     response = send_file(storage.path(row["storage_key"]), mimetype=row["content_type"],
                          etag=row["sha256"], conditional=False, max_age=3600)
-    response.headers["Cache-Control"] = "private, max-age=3600"
+    response.headers["Cache-Control"] = "no-store"  # a face image: never cached
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

@@ -78,8 +78,8 @@ def submit_answers(instrument: Instrument, sid: UUID,
 
 def state(instrument: Instrument, sid: UUID, as_fhir: bool = False) -> Reply:
     require_session(sid, bearer_hash())
+    rows = PHQResponseService.get_responses(sid, instrument.key)  # in the ASGI app's order
     assessment = PHQResponseService.get_assessment(sid, instrument.key)
-    rows = PHQResponseService.get_responses(sid, instrument.key)
     if not as_fhir:
         return state_body(rows, assessment), 200, alert_headers(assessment)
     resource = fhir_body(instrument, sid, rows, assessment)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from flask import Blueprint
+from flask import Blueprint, current_app
 
 from assessment_core.errors import RETRY_AFTER_SECONDS
 from assessment_core.instruments import PHQ9
@@ -30,7 +30,9 @@ def readyz() -> Reply:
     except Exception as error:  # any failure means: do not route traffic here
         body = {"status": "unavailable", "reason": f"database: {type(error).__name__}"}
         return body, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
-    return {"status": "ready"}
+    settings = current_app.config["SETTINGS"]  # the store is said, not acted on (asgi's)
+    storage = current_app.extensions["storage"].check(settings.capture_max_request_bytes)
+    return {"status": "ready", "storage": storage}
 
 
 @bp.post("/api/sessions")

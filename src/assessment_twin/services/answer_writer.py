@@ -70,18 +70,32 @@ class AnswerWriter:
                                                 daemon=True)
                 self._writer.start()
             self._ready.notify()
-        item.done.wait()
+        item.done.wait()  # the writer settles every save it takes, however it ends (_run)
         if item.error is not None:
             raise item.error
         return item.result
 
     def _run(self) -> None:
-        while True:
+        batch: list[_Save] = []
+        try:
+            while True:
+                with self._ready:
+                    while not self._pending:
+                        self._ready.wait()
+                    batch, self._pending = take_batch(self._pending)
+                self._write(batch)
+                batch = []
+        except BaseException as error:
+            # The writer is going (the worker stopping, a bug): no save may wait for it
+            # forever. What it held and what is queued fail, and the next save starts a
+            # new writer.
+            log.exception("the answer writer stopped")
             with self._ready:
-                while not self._pending:
-                    self._ready.wait()
-                batch, self._pending = take_batch(self._pending)
-            self._write(batch)
+                stranded, self._pending, self._writer = batch + self._pending, [], None
+            for item in stranded:
+                if not item.done.is_set():
+                    item.settle(error=RuntimeError(f"the answer writer stopped: {error!r}"))
+            # The thread ends here; the exception is logged, not raised into nowhere.
 
     def _write(self, batch: list[_Save]) -> None:
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
@@ -77,6 +77,7 @@ def _turn_events(client: SyncLLMClient, settings: Settings, session_id: UUID,
     deltas: Generator[Any, None, None] | None = None
     first: FirstItem[str] | None = None
     first_batch: FirstItem[list[str]] | None = None
+    handed_off = False  # the slot and the upstream passed to FirstItem's thread
     try:
         yield b""  # open_turn's step: from here on this generator owns the slot and the turn
         prompt = build_prompt(settings.llm_system_prompt, history, message)
@@ -103,12 +104,16 @@ def _turn_events(client: SyncLLMClient, settings: Settings, session_id: UUID,
         # The server closed us (the client went away: GeneratorExit), or the worker is
         # stopping (GreenletExit), or something unforeseen: the turn's end is stored anyway.
         taker = first or first_batch
-        if deltas is not None and (taker is None or taker.abandon()):
+        # Still waiting for the first token: the waiting thread closes the upstream and frees
+        # its slot when its read ends, so no more streams are open than slots.
+        handed_off = taker is not None and taker.hand_off(client.slots.release)
+        if deltas is not None and not handed_off:
             deltas.close()
         store(turn["id"], parts, outcome(bool(parts), False), "CLIENT_DISCONNECTED", result)
         raise
     finally:
-        client.slots.release()
+        if not handed_off:
+            client.slots.release()
     status = outcome(bool(parts), ended)
     if not store(turn["id"], parts, status, failure.code if failure else None, result):
         yield not_saved_event(turn["turn_number"])
@@ -127,7 +132,7 @@ class FirstItem(Generic[T]):
         self._source = source
         self._done = threading.Event()
         self._lock = threading.Lock()
-        self._abandoned = False
+        self._then: Callable[[], None] | None = None  # set when the relay has left
         self._item: list[T] = []  # the first item, if the source had one
         self._error: BaseException | None = None
         threading.Thread(target=self._take, name="first-token", daemon=True).start()
@@ -141,9 +146,12 @@ class FirstItem(Generic[T]):
             self._error = error
         with self._lock:
             self._done.set()
-            abandoned = self._abandoned
-        if abandoned:  # the relay left while this waited: close the upstream here
-            self._source.close()
+            then = self._then
+        if then is not None:  # the relay left while this waited: close the upstream here
+            try:
+                self._source.close()
+            finally:
+                then()
 
     def wait(self, seconds: float) -> bool:
         return self._done.wait(seconds)
@@ -155,14 +163,14 @@ class FirstItem(Generic[T]):
         yield from self._item
         yield from self._source
 
-    def abandon(self) -> bool:
-        """The relay is leaving: True when it may close the source itself, False when the
-        thread still waits on it and will close it when its wait ends."""
+    def hand_off(self, then: Callable[[], None]) -> bool:
+        """The relay is leaving. True when the thread still waits on the source: it will
+        close it, then call `then`, when its wait ends. False: the relay closes it itself."""
         with self._lock:
             if self._done.is_set():
-                return True
-            self._abandoned = True
-            return False
+                return False
+            self._then = then
+            return True
 
 
 def store(turn_id: UUID, parts: list[str], status: str, error_code: str | None,

@@ -20,12 +20,16 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # Added NOT VALID, then validated: the check of the rows already there runs without the
+    # lock that would stop every answer being saved meanwhile.
     op.drop_constraint(op.f("ck_responses_answer_range"), "responses", type_="check")
-    op.create_check_constraint(op.f("ck_responses_answer_range"), "responses",
-                               "answer BETWEEN 0 AND 100")
+    op.execute("ALTER TABLE responses ADD CONSTRAINT ck_responses_answer_range "
+               "CHECK (answer BETWEEN 0 AND 100) NOT VALID")
+    op.execute("ALTER TABLE responses VALIDATE CONSTRAINT ck_responses_answer_range")
 
 
 def downgrade() -> None:
+    # Fails, as it should, once an instrument has stored an answer above 3.
     op.drop_constraint(op.f("ck_responses_answer_range"), "responses", type_="check")
     op.create_check_constraint(op.f("ck_responses_answer_range"), "responses",
                                "answer BETWEEN 0 AND 3")
