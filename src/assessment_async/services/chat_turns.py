@@ -115,9 +115,9 @@ async def _turn_events(
 
 async def first_with_keepalives(source: AsyncIterator[T], every: float,
                                 ) -> AsyncGenerator[T | None, None]:
-    """`source`'s items, with a None after each `every` seconds that pass before its first:
-    only the wait for the first token needs it (a stall later is LLM_READ_TIMEOUT's), so
-    the rest is iterated directly, at no cost."""
+    """`source`'s items, with a None after each `every` seconds that pass before its first.
+    Only the wait for the first token needs it (a stall later is LLM_READ_TIMEOUT's): one
+    task reads the first item, and the rest pass straight through, one generator step each."""
     pending = asyncio.ensure_future(anext(source))
     try:
         while not (await asyncio.wait({pending}, timeout=every))[0]:
