@@ -31,9 +31,10 @@ def catalogue() -> dict[str, Fault]:
     """Every fault by name, in the order the table shows them."""
     from assessment_bench.reliability.abuse import ABUSE_FAULTS
     from assessment_bench.reliability.lifecycle import LIFECYCLE_FAULTS
+    from assessment_bench.reliability.storage import STORAGE_FAULTS
     from assessment_bench.reliability.upstream import UPSTREAM_FAULTS
 
-    return LIFECYCLE_FAULTS | UPSTREAM_FAULTS | ABUSE_FAULTS
+    return LIFECYCLE_FAULTS | UPSTREAM_FAULTS | STORAGE_FAULTS | ABUSE_FAULTS
 
 
 @contextmanager
