@@ -62,9 +62,14 @@ class Frame:
     def stored(self, session_id: UUID) -> StoredFrame:
         """This frame, checked and complete, as its row will hold it."""
         assert self.content_type is not None, "a frame's kind is known once it is complete"
-        return StoredFrame(self.capture_id, storage_key(session_id, self.capture_id,
-                                                        self.content_type),
-                           self.content_type, self.size, self.sha256, self.display_name)
+        return StoredFrame(self.capture_id, self.key(session_id), self.content_type,
+                           self.size, self.sha256, self.display_name)
+
+    def key(self, session_id: UUID) -> str:
+        """Where the frame is stored: known from its first Block on (its kind is sniffed from
+        the head, and a Block comes only after it)."""
+        assert self.content_type is not None, "a frame's kind is known by its first block"
+        return storage_key(session_id, self.capture_id, self.content_type)
 
     @property
     def display_name(self) -> str | None:

@@ -1,4 +1,6 @@
-"""Frames on local disk, sync: the same folder layout and commit rules as the ASGI app's."""
+"""Frames on local disk, sync: the same folder layout and commit rules as the ASGI app's
+(an upload starts under its key, is written to a temporary file, and is renamed to the key
+at commit)."""
 
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ from assessment_core.storage_errors import probe_folder, store_errors
 
 
 class SyncUpload:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, key: str) -> None:
         self.root = root
+        self.key = key
         self.temp_path = root / "tmp" / f"{secrets.token_hex(16)}.part"
         with store_errors():
             self.handle: BinaryIO | None = open(self.temp_path, "xb")
@@ -23,14 +26,14 @@ class SyncUpload:
         with store_errors():
             self.handle.write(data)
 
-    def commit(self, key: str) -> None:
+    def commit(self) -> None:
         assert self.handle is not None
         with store_errors():
             self.handle.flush()
             os.fsync(self.handle.fileno())
             self.handle.close()
             self.handle = None
-            final = self.root / key
+            final = self.root / self.key
             final.parent.mkdir(parents=True, exist_ok=True)
             os.rename(self.temp_path, final)
             fd = os.open(final.parent, os.O_RDONLY)
@@ -55,8 +58,8 @@ class SyncLocalStorage:
         self.root = root.resolve()
         (self.root / "tmp").mkdir(parents=True, exist_ok=True)
 
-    def start_upload(self) -> SyncUpload:
-        return SyncUpload(self.root)
+    def start_upload(self, key: str) -> SyncUpload:
+        return SyncUpload(self.root, key)
 
     def path(self, key: str) -> Path:
         return self.root / key

@@ -46,7 +46,7 @@ async def create_batch_capture_with_assessment_id(sid: UUID) -> ResponseReturnVa
     async with db.connection() as conn:
         await require_session(conn, sid, token_hash)
     received = await receive_frames(request.body, boundary, storage(),
-                                    UploadLimits.from_settings(settings))
+                                    UploadLimits.from_settings(settings), sid)
     committed: list[str] = []
     try:
         capture_type, assessment_id = upload_fields(len(received.frames), received.fields)
@@ -59,7 +59,7 @@ async def create_batch_capture_with_assessment_id(sid: UUID) -> ResponseReturnVa
                 raise no_assessment(assessment_id)
         frames = [frame.stored(sid) for frame, _ in received.frames]
         for stored, (_, upload) in zip(frames, received.frames, strict=True):
-            await upload.commit(stored.storage_key)
+            await upload.commit()
             committed.append(stored.storage_key)
         # Rows only after every file is complete, fsynced and in place.
         async with db.connection() as conn:

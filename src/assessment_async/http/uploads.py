@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from uuid import UUID
 
 from assessment_async.infra.storage import Storage, Upload
 from assessment_core.errors import APIError
-from assessment_core.frame_stream import Block, Frame, FrameStream, Started, UploadLimits
+from assessment_core.frame_stream import Block, Frame, FrameStream, UploadLimits
 
 __all__ = ["Received", "UploadLimits", "receive_frames"]
 
@@ -27,6 +28,7 @@ class Received:
 
 async def receive_frames(
     body: AsyncIterator[bytes], boundary: bytes, storage: Storage, limits: UploadLimits,
+    session_id: UUID,
 ) -> Received:
     """Decode the whole body; frames end up in temporary storage objects, fields as text."""
     # SHA-256 runs in a pool thread beside the write: hashlib lets go of the GIL, and on the
@@ -47,13 +49,17 @@ async def receive_frames(
                 raise APIError(408, "BODY_TIMEOUT", "The upload arrived too slowly; send it "
                                "again on a better connection.") from None
             for event in stream.feed(chunk):
-                if isinstance(event, Started):
-                    upload = await storage.start_upload()
-                    uploads[event.frame.number] = upload
-                    received.frames.append((event.frame, upload))
-                elif isinstance(event, Block):
-                    await asyncio.gather(uploads[event.frame.number].write(event.data),
-                                         asyncio.to_thread(event.frame.hasher.update, event.data))
+                if isinstance(event, Block):
+                    frame = event.frame
+                    upload = uploads.get(frame.number)
+                    if upload is None:
+                        # A frame's first block comes once its kind is known, so its key is
+                        # too: an object store needs the key when the upload starts.
+                        upload = await storage.start_upload(frame.key(session_id))
+                        uploads[frame.number] = upload
+                        received.frames.append((frame, upload))
+                    await asyncio.gather(upload.write(event.data),
+                                         asyncio.to_thread(frame.hasher.update, event.data))
         return received
     except BaseException:
         await received.discard()

@@ -1,9 +1,10 @@
 """Where frame bytes live: a small interface, and the local-folder implementation.
 
-An upload is written to a temporary object, then committed under a server-made key (or
-discarded). A second implementation for an S3-compatible store would map these calls to a
-multipart upload (write -> upload_part, commit -> complete_multipart_upload, discard ->
-abort_multipart_upload) and `read` to a ranged GET; the services and routes would not change.
+An upload starts under its server-made key, is written, then committed (or discarded). The
+folder store writes a temporary file and renames it to the key at commit; an object store
+(S3) maps the calls to a streamed upload to the key (write -> a part, commit -> complete,
+discard -> abort, or delete once complete) and `read` to a streamed GET; the services and
+routes do not change.
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ READ_CHUNK = 256 * 1024
 
 class Upload(Protocol):
     async def write(self, data: bytes) -> None: ...
-    async def commit(self, key: str) -> None: ...
+    async def commit(self) -> None: ...
     async def discard(self) -> None: ...
 
 
 class Storage(Protocol):
-    async def start_upload(self) -> Upload: ...
+    async def start_upload(self, key: str) -> Upload: ...
     def read(self, key: str) -> AsyncIterator[bytes]: ...
     async def delete(self, key: str) -> None: ...
     async def exists(self, key: str) -> bool: ...
@@ -42,8 +43,10 @@ class Storage(Protocol):
 class LocalUpload:
     """A temporary file under <root>/tmp, fsynced and renamed into place on commit."""
 
-    def __init__(self, root: Path, temp_path: Path, handle: AsyncBufferedIOBase) -> None:
+    def __init__(self, root: Path, key: str, temp_path: Path,
+                 handle: AsyncBufferedIOBase) -> None:
         self.root = root
+        self.key = key
         self.temp_path = temp_path
         self.handle: AsyncBufferedIOBase | None = handle
 
@@ -52,14 +55,14 @@ class LocalUpload:
         with store_errors():
             await self.handle.write(data)
 
-    async def commit(self, key: str) -> None:
+    async def commit(self) -> None:
         assert self.handle is not None
         with store_errors():
             await self.handle.flush()
             await asyncio.to_thread(os.fsync, self.handle.fileno())
             await self.handle.close()
             self.handle = None
-            final = self.root / key
+            final = self.root / self.key
             await aiofiles.os.makedirs(final.parent, exist_ok=True)
             await aiofiles.os.rename(self.temp_path, final)
             # The rename is durable only once its folder is fsynced.
@@ -80,11 +83,11 @@ class LocalStorage:
         self.root = root.resolve()
         (self.root / "tmp").mkdir(parents=True, exist_ok=True)
 
-    async def start_upload(self) -> LocalUpload:
+    async def start_upload(self, key: str) -> LocalUpload:
         temp_path = self.root / "tmp" / f"{secrets.token_hex(16)}.part"
         with store_errors():
             handle = await aiofiles.open(temp_path, "xb")
-        return LocalUpload(self.root, temp_path, handle)
+        return LocalUpload(self.root, key, temp_path, handle)
 
     async def check(self, room: int) -> str:
         """For readiness: "ok" when a file can be made and removed and `room` bytes (one

@@ -15,7 +15,7 @@ from assessment_core.captures import (
     upload_fields,
 )
 from assessment_core.errors import APIError
-from assessment_core.frame_stream import Block, Frame, FrameStream, Started, UploadLimits
+from assessment_core.frame_stream import Block, Frame, FrameStream, UploadLimits
 from assessment_core.models import LinkIn
 from assessment_core.settings import Settings
 from assessment_twin import phase2
@@ -29,7 +29,7 @@ READ_SIZE = 64 * 1024
 
 
 def receive(boundary: bytes, storage: SyncLocalStorage, limits: UploadLimits,
-            ) -> tuple[list[tuple[Frame, SyncUpload]], dict[str, str]]:
+            session_id: UUID) -> tuple[list[tuple[Frame, SyncUpload]], dict[str, str]]:
     """Decode the body as it is read; frames land in temporary files (removed on failure)."""
     stream = FrameStream(boundary, limits)
     frames: list[tuple[Frame, SyncUpload]] = []
@@ -38,11 +38,13 @@ def receive(boundary: bytes, storage: SyncLocalStorage, limits: UploadLimits,
         while not stream.done:
             chunk = request.stream.read(READ_SIZE) or None
             for event in stream.feed(chunk):
-                if isinstance(event, Started):
-                    uploads[event.frame.number] = storage.start_upload()
-                    frames.append((event.frame, uploads[event.frame.number]))
-                elif isinstance(event, Block):
-                    uploads[event.frame.number].write(event.data)
+                if isinstance(event, Block):
+                    upload = uploads.get(event.frame.number)
+                    if upload is None:  # the first block: the frame's kind and key are known
+                        upload = storage.start_upload(event.frame.key(session_id))
+                        uploads[event.frame.number] = upload
+                        frames.append((event.frame, upload))
+                    upload.write(event.data)
         return frames, stream.fields
     except BaseException:
         for _, upload in frames:
@@ -58,7 +60,7 @@ def create_batch_capture_with_assessment_id(sid: UUID) -> Any:
     boundary = upload_boundary(request.mimetype, request.mimetype_params,
                                request.content_length, settings.capture_max_request_bytes)
     require_session(sid, token_hash)
-    frames, fields = receive(boundary, storage, UploadLimits.from_settings(settings))
+    frames, fields = receive(boundary, storage, UploadLimits.from_settings(settings), sid)
     committed: list[str] = []
     try:
         capture_type, assessment_id = upload_fields(len(frames), fields)
@@ -69,7 +71,7 @@ def create_batch_capture_with_assessment_id(sid: UUID) -> Any:
                 raise no_assessment(assessment_id)
         stored = [frame.stored(sid) for frame, _ in frames]
         for done, (_, upload) in zip(stored, frames, strict=True):
-            upload.commit(done.storage_key)
+            upload.commit()
             committed.append(done.storage_key)
         batch_id = call(CameraAssessmentService.create_batch_capture_with_assessment_id,
                         phase2.create_batch_capture_async, assessment_id, stored, capture_type,
