@@ -28,7 +28,7 @@ from assessment_async.http.openapi import ApiDocs
 from assessment_async.infra.db import Database
 from assessment_async.infra.llm_client import LLMClient
 from assessment_async.infra.metrics import ObservedApp, watch_event_loop, watch_garbage_collector
-from assessment_async.infra.storage import LocalStorage
+from assessment_async.infra.storage import open_storage
 from assessment_async.services.answer_writer import WRITER_CONNECTIONS, AnswerWriter
 from assessment_core.settings import Settings
 from assessment_core.web import (
@@ -108,7 +108,7 @@ def create_app(settings: Settings) -> Quart:
             app.extensions["answers_db"] = Database(settings, url, pool_size=writers)
             app.extensions["answers"] = AnswerWriter(app.extensions["answers_db"],
                                                      app.extensions["background"])
-        app.extensions["storage"] = LocalStorage(settings.capture_dir)
+        app.extensions["storage"] = open_storage(settings)
         lag_watch = asyncio.create_task(watch_event_loop())
         watch_garbage_collector(freeze=settings.gc_freeze)
         yield

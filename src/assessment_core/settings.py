@@ -48,8 +48,16 @@ class Settings(BaseSettings):
     # "json": one JSON object per line (for log shippers); "text": plain lines for a terminal.
     log_format: Literal["json", "text"] = "json"
 
-    # Camera frames: where they are stored, and the caps on an upload.
+    # Camera frames: where they are stored, and the caps on an upload. STORAGE_URL
+    # `s3://bucket/prefix` keeps them in an S3-compatible store, configured by the AWS
+    # variables (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION);
+    # unset or `file:///path`, in a folder (CAPTURE_DIR by default).
+    storage_url: str | None = None
     capture_dir: Path = Path(".data/captures")
+    # An object store's upload part: a frame up to this size is one PUT, a larger one a
+    # multipart upload of parts this size (S3 needs at least 5 MiB). Memory per upload is
+    # about two parts.
+    storage_part_bytes: int = Field(8 * MIB, ge=5 * MIB)
     capture_max_frame_bytes: int = Field(10 * MIB, ge=1024)
     capture_max_request_bytes: int = Field(64 * MIB, ge=1024)
     capture_max_frames: int = Field(32, ge=1, le=1000)

@@ -34,6 +34,11 @@ def storage_unavailable() -> StorageError:
                         headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
+def storage_unavailable_because(error: BaseException) -> StorageError:
+    log.error("the frame store failed: %s", error)
+    return storage_unavailable()
+
+
 def storage_error(error: OSError) -> StorageError:
     if error.errno in FULL:
         log.error("the frame store is full: %s", error)

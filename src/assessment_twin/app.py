@@ -22,7 +22,7 @@ from assessment_twin.services.camera import CameraAssessmentService
 from assessment_twin.services.llm import LLMConversationService
 from assessment_twin.services.phq import PHQResponseService
 from assessment_twin.services.sessions import SessionService
-from assessment_twin.storage import SyncLocalStorage
+from assessment_twin.storage import open_storage
 
 
 def create_app(settings: Settings, phase2: bool | None = None) -> Flask:
@@ -58,7 +58,7 @@ def create_app(settings: Settings, phase2: bool | None = None) -> Flask:
         app.extensions["answers"] = AnswerWriter(make_engine(
             settings, settings.database_url, pool_size=writers, autocommit=True))
     app.extensions["llm"] = SyncLLMClient(settings, settings.llm_base_url)
-    app.extensions["storage"] = SyncLocalStorage(settings.capture_dir)
+    app.extensions["storage"] = open_storage(settings)  # in the worker: no --preload
 
     for blueprint in (page.bp, phq.bp, instruments.bp, chat.bp, captures.bp):
         app.register_blueprint(blueprint)

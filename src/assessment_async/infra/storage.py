@@ -15,15 +15,16 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiofiles
 import aiofiles.os
+import obstore
 from aiofiles.threadpool.binary import AsyncBufferedIOBase
 
+from assessment_core.object_store import READ_CHUNK, folder, object_store_errors, open_store
+from assessment_core.settings import Settings
 from assessment_core.storage_errors import probe_folder, store_errors
-
-READ_CHUNK = 256 * 1024
 
 
 class Upload(Protocol):
@@ -115,3 +116,88 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class ObjectUpload:
+    """A frame streamed to its key in an object store: one PUT at commit when it fits in a
+    part, else a multipart upload whose parts go out as they fill (obstore's writer)."""
+
+    def __init__(self, store: Any, key: str, part_bytes: int) -> None:
+        self.store, self.key = store, key
+        self.writer: Any = obstore.open_writer_async(store, key, buffer_size=part_bytes,
+                                                     max_concurrency=1)
+        self.entered = False
+        self.committed = False
+
+    async def write(self, data: bytes) -> None:
+        with object_store_errors():
+            if not self.entered:
+                await self.writer.__aenter__()
+                self.entered = True
+            await self.writer.write(data)
+
+    async def commit(self) -> None:
+        with object_store_errors():
+            if not self.entered:
+                await self.writer.__aenter__()
+                self.entered = True
+            await self.writer.__aexit__(None, None, None)  # completes the upload
+        self.committed = True
+
+    async def discard(self) -> None:
+        # Never raises. Before commit: leaving the writer with an error aborts the upload
+        # (nothing or its parts are dropped); after: the object is deleted.
+        with contextlib.suppress(Exception):
+            if self.committed:
+                await obstore.delete_async(self.store, self.key)
+            elif self.entered:
+                failed = RuntimeError("upload discarded")
+                await self.writer.__aexit__(RuntimeError, failed, None)
+
+
+class ObjectStorage:
+    """Frames in an S3-compatible store (STORAGE_URL=s3://bucket/prefix)."""
+
+    def __init__(self, store: Any, part_bytes: int) -> None:
+        self.store = store
+        self.part_bytes = part_bytes
+
+    async def start_upload(self, key: str) -> ObjectUpload:
+        return ObjectUpload(self.store, key, self.part_bytes)
+
+    async def read(self, key: str) -> AsyncIterator[bytes]:
+        with object_store_errors():
+            result = await obstore.get_async(self.store, key)
+        async for chunk in result.stream(min_chunk_size=READ_CHUNK):
+            yield bytes(chunk)
+
+    async def delete(self, key: str) -> None:
+        with object_store_errors(), contextlib.suppress(FileNotFoundError):
+            await obstore.delete_async(self.store, key)
+
+    async def exists(self, key: str) -> bool:
+        try:
+            with object_store_errors():
+                await obstore.head_async(self.store, key)
+        except FileNotFoundError:
+            return False
+        return True
+
+    async def check(self, room: int) -> str:
+        """For readiness: "ok" when the store answers (a probe key it does not have is an
+        answer), "unavailable" otherwise. An object store is never full."""
+        try:
+            await obstore.head_async(self.store, "readyz-probe")
+        except FileNotFoundError:
+            return "ok"
+        except Exception:
+            return "unavailable"
+        return "ok"
+
+
+def open_storage(settings: Settings) -> Storage:
+    """The store STORAGE_URL names: a folder, or an S3-compatible object store."""
+    root = folder(settings)
+    if root is not None:
+        return LocalStorage(root)
+    return ObjectStorage(open_store(settings), settings.storage_part_bytes)

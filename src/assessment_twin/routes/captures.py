@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from flask import Blueprint, current_app, request, send_file
+from flask import Blueprint, current_app, request
 
 from assessment_core.captures import (
     batch_body,
@@ -22,18 +22,18 @@ from assessment_twin import phase2
 from assessment_twin.http import bearer_hash, json_body, require_session
 from assessment_twin.phase2 import call
 from assessment_twin.services.camera import CameraAssessmentService
-from assessment_twin.storage import SyncLocalStorage, SyncUpload
+from assessment_twin.storage import Storage, Upload
 
 bp = Blueprint("captures", __name__, url_prefix="/api/sessions/<uuid:sid>/captures")
 READ_SIZE = 64 * 1024
 
 
-def receive(boundary: bytes, storage: SyncLocalStorage, limits: UploadLimits,
-            session_id: UUID) -> tuple[list[tuple[Frame, SyncUpload]], dict[str, str]]:
+def receive(boundary: bytes, storage: Storage, limits: UploadLimits,
+            session_id: UUID) -> tuple[list[tuple[Frame, Upload]], dict[str, str]]:
     """Decode the body as it is read; frames land in temporary files (removed on failure)."""
     stream = FrameStream(boundary, limits)
-    frames: list[tuple[Frame, SyncUpload]] = []
-    uploads: dict[int, SyncUpload] = {}
+    frames: list[tuple[Frame, Upload]] = []
+    uploads: dict[int, Upload] = {}
     try:
         while not stream.done:
             chunk = request.stream.read(READ_SIZE) or None
@@ -55,7 +55,7 @@ def receive(boundary: bytes, storage: SyncLocalStorage, limits: UploadLimits,
 @bp.post("")
 def create_batch_capture_with_assessment_id(sid: UUID) -> Any:
     settings: Settings = current_app.config["SETTINGS"]
-    storage: SyncLocalStorage = current_app.extensions["storage"]
+    storage: Storage = current_app.extensions["storage"]
     token_hash = bearer_hash()
     boundary = upload_boundary(request.mimetype, request.mimetype_params,
                                request.content_length, settings.capture_max_request_bytes)
@@ -112,9 +112,8 @@ def get_capture(sid: UUID, capture_id: UUID) -> Any:
     row = CameraAssessmentService.get_capture(sid, capture_id)
     if row is None:
         raise APIError(404, "CAPTURE_NOT_FOUND", f"This session has no capture {capture_id}.")
-    storage: SyncLocalStorage = current_app.extensions["storage"]
-    response = send_file(storage.path(row["storage_key"]), mimetype=row["content_type"],
-                         etag=row["sha256"], conditional=False, max_age=3600)
+    storage: Storage = current_app.extensions["storage"]
+    response = storage.response(row["storage_key"], row["content_type"], row["sha256"])
     response.headers["Cache-Control"] = "no-store"  # a face image: never cached
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

@@ -1,0 +1,119 @@
+"""STORAGE_URL=s3://...: frames streamed to an S3-API server (moto's, over real HTTP on
+loopback) by both apps, read back through the app, nothing on the local disk; a refused
+batch leaves no object; a store that is down answers 503 STORAGE_UNAVAILABLE and readiness
+says so."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from assessment_core.settings import Settings
+from tests.conftest import serving
+from tests.images import frame, multipart
+
+BUCKET = "frames"
+
+
+@pytest.fixture(name="s3")
+def _s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    for name, value in {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "test",
+                        "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="test", aws_secret_access_key="test")
+    client.create_bucket(Bucket=BUCKET)
+    try:
+        yield client
+    finally:
+        server.stop()
+
+
+def objects(s3: Any) -> dict[str, bytes]:
+    listed = s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])
+    return {o["Key"]: s3.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read() for o in listed}
+
+
+def in_s3(settings: Settings, tmp_path: Path) -> Settings:
+    return settings.model_copy(update={"storage_url": f"s3://{BUCKET}/clinic-a",
+                                       "capture_dir": tmp_path / "never-used"})
+
+
+FRAMES = [("frames", "a.png", "image/png", frame("PNG", size=(400, 400), seed=1)),
+          ("frames", "b.jpg", "image/jpeg", frame("JPEG", seed=2))]
+
+
+async def test_the_asgi_app_streams_frames_to_s3_and_back(settings: Settings, tmp_path: Path,
+                                                          s3: Any) -> None:
+    async with serving(in_s3(settings, tmp_path)) as app:
+        client = app.test_client()
+        created = await (await client.post("/api/sessions", json={})).get_json()
+        auth = {"Authorization": f"Bearer {created['token']}"}
+        base = f"/api/sessions/{created['session_id']}/captures"
+        body, headers = multipart({"capture_type": "face"}, FRAMES)
+        batch = await client.post(base, data=body, headers=auth | headers)
+        assert batch.status_code == 201, await batch.get_data()
+        stored = objects(s3)
+        assert len(stored) == 2 and all(k.startswith(f"clinic-a/{created['session_id']}/")
+                                        for k in stored)
+        for capture, (_, _, _, data) in zip((await batch.get_json())["captures"], FRAMES,
+                                            strict=True):
+            assert capture["sha256"] == hashlib.sha256(data).hexdigest()
+            got = await client.get(f"{base}/{capture['capture_id']}", headers=auth)
+            assert await got.get_data() == data
+        assert not (tmp_path / "never-used").exists() or not any(
+            p.is_file() for p in (tmp_path / "never-used").rglob("*"))
+        # A batch refused after its first frame was streamed leaves no object behind.
+        bad, bad_headers = multipart({"capture_type": "face"},
+                                     [FRAMES[0], ("frames", "c.png", "image/png", b"not png")])
+        refused = await client.post(base, data=bad, headers=auth | bad_headers)
+        assert refused.status_code == 415
+        assert len(objects(s3)) == 2
+        ready = await (await client.get("/readyz")).get_json()
+        assert ready["storage"] == "ok"
+
+
+def test_the_twin_streams_frames_to_s3_and_back(settings: Settings, tmp_path: Path,
+                                                s3: Any) -> None:
+    from assessment_twin.app import create_app
+
+    client: Any = create_app(in_s3(settings, tmp_path)).test_client()
+    created = client.post("/api/sessions", json={}).get_json()
+    auth = {"Authorization": f"Bearer {created['token']}"}
+    base = f"/api/sessions/{created['session_id']}/captures"
+    body, headers = multipart({"capture_type": "face"}, FRAMES)
+    batch = client.post(base, data=body, headers=auth | headers)
+    assert batch.status_code == 201, batch.data
+    assert len(objects(s3)) == 2
+    for capture, (_, _, _, data) in zip(batch.get_json()["captures"], FRAMES, strict=True):
+        got = client.get(f"{base}/{capture['capture_id']}", headers=auth)
+        assert got.data == data and got.headers["ETag"] == f'"{capture["sha256"]}"'
+    assert client.get("/readyz").get_json()["storage"] == "ok"
+
+
+async def test_a_store_that_is_down_answers_503(settings: Settings, tmp_path: Path,
+                                                s3: Any, monkeypatch: pytest.MonkeyPatch,
+                                                ) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    async with serving(in_s3(settings, tmp_path)) as app:
+        client = app.test_client()
+        created = await (await client.post("/api/sessions", json={})).get_json()
+        auth = {"Authorization": f"Bearer {created['token']}"}
+        body, headers = multipart({"capture_type": "face"}, FRAMES[:1])
+        answer = await client.post(f"/api/sessions/{created['session_id']}/captures",
+                                   data=body, headers=auth | headers)
+        error = (await answer.get_json())["error"]
+        assert (answer.status_code, error["code"]) == (503, "STORAGE_UNAVAILABLE")
+        ready = await (await client.get("/readyz")).get_json()
+        assert ready == {"status": "ready", "storage": "unavailable"}
