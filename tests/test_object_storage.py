@@ -33,15 +33,18 @@ def _s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         monkeypatch.setenv(name, value)
     client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                           aws_access_key_id="test", aws_secret_access_key="test")
-    client.create_bucket(Bucket=BUCKET)
+    if BUCKET not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
+        client.create_bucket(Bucket=BUCKET)
     try:
         yield client
     finally:
         server.stop()
 
 
-def objects(s3: Any) -> dict[str, bytes]:
-    listed = s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])
+def objects(s3: Any, session_id: str) -> dict[str, bytes]:
+    """The session's objects (moto keeps one store per process, across tests)."""
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"clinic-a/{session_id}/").get(
+        "Contents", [])
     return {o["Key"]: s3.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read() for o in listed}
 
 
@@ -64,9 +67,8 @@ async def test_the_asgi_app_streams_frames_to_s3_and_back(settings: Settings, tm
         body, headers = multipart({"capture_type": "face"}, FRAMES)
         batch = await client.post(base, data=body, headers=auth | headers)
         assert batch.status_code == 201, await batch.get_data()
-        stored = objects(s3)
-        assert len(stored) == 2 and all(k.startswith(f"clinic-a/{created['session_id']}/")
-                                        for k in stored)
+        stored = objects(s3, created["session_id"])
+        assert len(stored) == 2
         for capture, (_, _, _, data) in zip((await batch.get_json())["captures"], FRAMES,
                                             strict=True):
             assert capture["sha256"] == hashlib.sha256(data).hexdigest()
@@ -79,7 +81,7 @@ async def test_the_asgi_app_streams_frames_to_s3_and_back(settings: Settings, tm
                                      [FRAMES[0], ("frames", "c.png", "image/png", b"not png")])
         refused = await client.post(base, data=bad, headers=auth | bad_headers)
         assert refused.status_code == 415
-        assert len(objects(s3)) == 2
+        assert len(objects(s3, created["session_id"])) == 2
         ready = await (await client.get("/readyz")).get_json()
         assert ready["storage"] == "ok"
 
@@ -95,7 +97,7 @@ def test_the_twin_streams_frames_to_s3_and_back(settings: Settings, tmp_path: Pa
     body, headers = multipart({"capture_type": "face"}, FRAMES)
     batch = client.post(base, data=body, headers=auth | headers)
     assert batch.status_code == 201, batch.data
-    assert len(objects(s3)) == 2
+    assert len(objects(s3, created["session_id"])) == 2
     for capture, (_, _, _, data) in zip(batch.get_json()["captures"], FRAMES, strict=True):
         got = client.get(f"{base}/{capture['capture_id']}", headers=auth)
         assert got.data == data and got.headers["ETag"] == f'"{capture["sha256"]}"'

@@ -65,5 +65,5 @@ def object_store_errors() -> Iterator[None]:
         yield
     except FileNotFoundError:
         raise
-    except BaseError as error:
+    except (BaseError, OSError) as error:  # obstore raises a plain OSError when refused
         raise storage_unavailable_because(error) from error
