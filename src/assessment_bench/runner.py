@@ -394,9 +394,21 @@ class Bench:
             yield profile
 
 
+KEPT_LOG_LINES = 100  # of a server log, the first and the last this many
+
+
 def portable_log(text: str) -> str:
-    """A server log with the machine's paths cut down to the package's own."""
-    return re.sub(r'(File ")[^"]*/(site-packages|src)/', r"\1", text)
+    """A server log as the run folder keeps it: the machine's paths cut down to the
+    package's own, and a long one (a pitfall variant fails every request) cut to its first
+    and last KEPT_LOG_LINES lines."""
+    text = re.sub(r'(File ")[^"]*/(site-packages|src)/', r"\1", text)
+    text = re.sub(r"/(tmp|root|home)/[\w.\-/]*", "<path>", text)
+    lines = text.splitlines()
+    if len(lines) > 2 * KEPT_LOG_LINES:
+        gap = len(lines) - 2 * KEPT_LOG_LINES
+        lines = [*lines[:KEPT_LOG_LINES], f"... ({gap:,} lines left out) ...",
+                 *lines[-KEPT_LOG_LINES:]]
+    return "\n".join(lines)
 
 
 def fake_llm_stats(llm_url: str) -> dict[str, Any]:
