@@ -41,7 +41,7 @@ async def test_the_asgi_app_serves_the_page(client: Client) -> None:
     for path in PAGE:
         response = await client.get(path)
         check_page_headers(path, response.status_code, response.headers,
-                           await response.get_data())
+                           await response.get_data(as_text=False))
 
 
 def test_the_twin_serves_the_same_page(twin: Any) -> None:

@@ -39,6 +39,11 @@ def test_the_asgi_app_walks_the_whole_contract(reference: Entries) -> None:
     assert both["phq"]["item9_positive"] is True
     keys = [i["key"] for i in by_name["instruments"][1]["instruments"]]
     assert keys == ["phq9", "gad7"]
+    bands = {0: "minimal", 4: "minimal", 5: "mild", 9: "mild", 10: "moderate", 14: "moderate",
+             15: "severe", 21: "severe"}
+    for total, band in bands.items():
+        edge = by_name[f"gad7 submit totalling {total}"][1]
+        assert (edge["total_score"], edge["severity"]) == (total, band)
     chat = by_name["chat"][1]
     assert chat.count("event: token") == 12 and "event: done" in chat
     assert "UPSTREAM_BROKEN" in by_name["chat with fault=cut,fault_at=3"][1]

@@ -19,6 +19,7 @@ from tests.images import frame, multipart
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 TIME_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)")
 HEADERS = ("x-clinical-alert", "retry-after", "www-authenticate")
+GAD7_EDGES = (0, 4, 5, 9, 10, 14, 15, 21)
 
 
 class Transcript:
@@ -138,6 +139,15 @@ def walk(base_url: str) -> list[tuple[str, int, dict[str, str], Any]]:
     t.step("phq9 on the instrument routes", "GET", f"{base}/instruments/phq9", 200,
            headers=auth)
     t.step("summary with both", "GET", base, 200, headers=auth)
+    # GAD-7 scored at each band's edges (0..21; bands from 5, 10 and 15), one session each.
+    for total in GAD7_EDGES:
+        edge = t.step(f"gad7 session for {total}", "POST", "/api/sessions", 201, json={})
+        answers = [min(3, max(0, total - 3 * n)) for n in range(7)]
+        responses = [{"question_id": n + 1, "answer": a} for n, a in enumerate(answers)]
+        t.step(f"gad7 submit totalling {total}", "POST",
+               f"/api/sessions/{edge['session_id']}/instruments/gad7/submit", 201,
+               headers={"Authorization": f"Bearer {edge['token']}"},
+               json={"responses": responses})
 
     t.step("chat", "POST", f"{base}/chat", 200, headers=auth, json={"message": "hello"})
     t.step("chat again", "POST", f"{base}/chat", 200, headers=auth, json={"message": "more"})
