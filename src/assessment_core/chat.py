@@ -126,6 +126,24 @@ def parse_lines(
     return deltas, False, None
 
 
+class ChunkReader:
+    """An upstream's raw reads as text deltas: whole lines split here, once per read, and
+    parsed (parse_lines); a line cut by a read waits for the next one."""
+
+    def __init__(self, result: StreamResult) -> None:
+        self.result = result
+        self.pending = b""
+
+    def feed(self, chunk: bytes) -> tuple[list[str], bool, UpstreamError | None]:
+        """parse_lines' answer for the whole lines this read completed."""
+        self.pending += chunk
+        end = max(self.pending.rfind(b"\n"), self.pending.rfind(b"\r"))
+        if end < 0:
+            return [], False, None  # no whole line yet
+        lines, self.pending = self.pending[:end + 1].splitlines(), self.pending[end + 1:]
+        return parse_lines(lines, self.result)
+
+
 def upstream_status_error(status: int, retry_after: str | None) -> UpstreamError:
     if status == 429:
         return UpstreamError("UPSTREAM_RATE_LIMITED", "The language model is rate-limiting "

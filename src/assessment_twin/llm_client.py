@@ -11,10 +11,10 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from assessment_core.chat import (
+    ChunkReader,
     StreamResult,
     UpstreamError,
     parse_chunk,
-    parse_lines,
     upstream_status_error,
 )
 from assessment_core.settings import Settings, chat_completions_url
@@ -86,19 +86,14 @@ class SyncLLMClient:
         settings = self.settings
         deadline = time.monotonic() + settings.llm_turn_timeout
         with self._open(messages) as response:
-            pending = b""
+            reader = ChunkReader(result)
             try:
                 # chunk_size=None: each read as it arrives, whatever its size.
                 for chunk in response.iter_content(chunk_size=None):
                     if time.monotonic() > deadline:
                         raise UpstreamError("UPSTREAM_TIMEOUT", "The language model stopped "
                                             "sending in the middle of its answer.")
-                    pending += chunk
-                    end = max(pending.rfind(b"\n"), pending.rfind(b"\r"))
-                    if end < 0:
-                        continue  # no whole line yet
-                    lines, pending = pending[:end + 1].splitlines(), pending[end + 1:]
-                    deltas, finished, failure = parse_lines(lines, result)
+                    deltas, finished, failure = reader.feed(chunk)
                     if deltas:
                         yield deltas  # what came before a bad chunk is relayed and kept
                     if failure is not None:

@@ -15,9 +15,9 @@ import orjson
 
 from assessment_async.infra.metrics import LLM_STREAMS
 from assessment_core.chat import (
+    ChunkReader,
     StreamResult,
     UpstreamError,
-    parse_lines,
     upstream_status_error,
 )
 from assessment_core.settings import Settings, chat_completions_url
@@ -106,11 +106,11 @@ class LLMClient:
             # Raw reads, split into lines here: one timeout and one pass per read, where
             # httpx's aiter_lines cost a decode, a timeout and an await per line.
             reads = response.aiter_raw()
-            pending = b""
+            reader = ChunkReader(result)
             while True:
                 try:
                     async with asyncio.timeout_at(next_deadline()):
-                        pending += await anext(reads)
+                        chunk = await anext(reads)
                 except StopAsyncIteration:
                     raise UpstreamError("UPSTREAM_BROKEN", "The language model's stream "
                                         "ended before it finished.") from None
@@ -119,11 +119,7 @@ class LLMClient:
                                         "sending in the middle of its answer.") from None
                 except httpx.HTTPError as error:
                     raise transport_error(error, mid_stream=True) from None
-                end = max(pending.rfind(b"\n"), pending.rfind(b"\r"))
-                if end < 0:
-                    continue  # no whole line yet
-                lines, pending = pending[:end + 1].splitlines(), pending[end + 1:]
-                deltas, finished, failure = parse_lines(lines, result)
+                deltas, finished, failure = reader.feed(chunk)
                 if deltas:
                     yield deltas  # what came before a bad chunk is relayed and kept
                 if failure is not None:
