@@ -14,6 +14,23 @@ from tests.contract.transcript import walk
 Entries = list[tuple[str, int, dict[str, str], Any]]
 
 
+def new_session(http: httpx.Client) -> tuple[str, dict[str, str]]:
+    """(the session's path, its Authorization header)."""
+    session = http.post("/api/sessions", json={}).json()
+    return (f"/api/sessions/{session['session_id']}",
+            {"Authorization": f"Bearer {session['token']}"})
+
+
+def settled_turn(http: httpx.Client, base: str, auth: dict[str, str]) -> dict[str, Any]:
+    """The session's one turn once it is no longer streaming (or after 15 s)."""
+    deadline = time.monotonic() + 15
+    while True:
+        [turn] = http.get(f"{base}/chat/turns", headers=auth).json()
+        if turn["status"] != "streaming" or time.monotonic() > deadline:
+            return dict(turn)
+        time.sleep(0.1)
+
+
 @pytest.fixture(name="reference", scope="session")
 def _reference(contract_servers: dict[str, str]) -> Entries:
     """The ASGI app's walk (each step checked its status on the way)."""
@@ -70,9 +87,7 @@ def test_a_client_that_leaves_mid_stream_leaves_a_partial_turn(
     variant: str, contract_servers: dict[str, str],
 ) -> None:
     with httpx.Client(base_url=contract_servers[variant], timeout=30) as http:
-        session = http.post("/api/sessions", json={}).json()
-        auth = {"Authorization": f"Bearer {session['token']}"}
-        base = f"/api/sessions/{session['session_id']}"
+        base, auth = new_session(http)
         message = {"message": "stay {{fake-llm: tokens=400,gap=0.01}}"}
         with http.stream("POST", f"{base}/chat", json=message, headers=auth) as response:
             seen = 0
@@ -80,12 +95,7 @@ def test_a_client_that_leaves_mid_stream_leaves_a_partial_turn(
                 seen += line.startswith("event: token")
                 if seen == 3:
                     break
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            [turn] = http.get(f"{base}/chat/turns", headers=auth).json()
-            if turn["status"] != "streaming":
-                break
-            time.sleep(0.1)
+        turn = settled_turn(http, base, auth)
         assert (turn["status"], turn["error_code"]) == ("partial", "CLIENT_DISCONNECTED")
         assert len(turn["ai_message"].split()) >= 3
 
@@ -95,11 +105,9 @@ def test_a_turn_waiting_for_its_first_token_keeps_its_stream_alive(
     variant: str, contract_servers: dict[str, str],
 ) -> None:
     with httpx.Client(base_url=contract_servers[variant], timeout=30) as http:
-        session = http.post("/api/sessions", json={}).json()
-        auth = {"Authorization": f"Bearer {session['token']}"}
+        base, auth = new_session(http)
         message = {"message": "slow {{fake-llm: ttft=0.9}}"}  # under LLM_READ_TIMEOUT (1 s)
-        response = http.post(f"/api/sessions/{session['session_id']}/chat", json=message,
-                             headers=auth)
+        response = http.post(f"{base}/chat", json=message, headers=auth)
     body = response.text
     assert "event: token" in body, body[-600:]
     before_first_token = body.split("event: token", 1)[0]
@@ -114,20 +122,13 @@ def test_a_client_that_leaves_before_the_first_token_leaves_a_failed_turn(
     variant: str, contract_servers: dict[str, str],
 ) -> None:
     with httpx.Client(base_url=contract_servers[variant], timeout=30) as http:
-        session = http.post("/api/sessions", json={}).json()
-        auth = {"Authorization": f"Bearer {session['token']}"}
-        base = f"/api/sessions/{session['session_id']}"
+        base, auth = new_session(http)
         message = {"message": "slow {{fake-llm: ttft=0.9}}"}
         with http.stream("POST", f"{base}/chat", json=message, headers=auth) as response:
             for line in response.iter_lines():
                 if line.startswith(": waiting"):
                     break  # gone while the turn waits for its first token
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            [turn] = http.get(f"{base}/chat/turns", headers=auth).json()
-            if turn["status"] != "streaming":
-                break
-            time.sleep(0.1)
+        turn = settled_turn(http, base, auth)
         assert (turn["status"], turn["error_code"]) == ("failed", "CLIENT_DISCONNECTED")
         # The turn is not left streaming: the session's next chat streams to the end.
         again = http.post(f"{base}/chat", json={"message": "still there?"}, headers=auth)
