@@ -15,7 +15,6 @@ from assessment_async.blueprints import (
     chat,
     health,
     instruments,
-    metrics,
     page,
     phq,
     sessions,
@@ -30,6 +29,7 @@ from assessment_async.infra.llm_client import LLMClient
 from assessment_async.infra.metrics import ObservedApp, watch_event_loop, watch_garbage_collector
 from assessment_async.infra.storage import open_storage
 from assessment_async.services.answer_writer import WRITER_CONNECTIONS, AnswerWriter
+from assessment_async.serving.metrics_port import serve_metrics_port
 from assessment_core.settings import Settings
 from assessment_core.web import (
     CORS_ALLOW_HEADERS,
@@ -75,10 +75,12 @@ def create_app(settings: Settings) -> Quart:
              allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
              expose_headers=list(CORS_EXPOSE_HEADERS), max_age=600)
 
-    for blueprint in (page.bp, health.bp, metrics.bp, sessions.bp, instruments.bp, phq.bp,
+    for blueprint in (page.bp, health.bp, sessions.bp, instruments.bp, phq.bp,
                       chat.bp, captures.bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
+    if settings.metrics_port is not None:
+        serve_metrics_port(app, settings.metrics_host, settings.metrics_port)
     app.asgi_app = ObservedApp(app.asgi_app)  # type: ignore[method-assign]
 
     @app.before_request

@@ -23,7 +23,10 @@ GC_FAMILY = "gc_pause_seconds"
 
 def scrape(base_url: str) -> tuple[Buckets, dict[str, float]] | None:
     """The lag histogram's cumulative buckets, and the full collections' count and seconds
-    so far; None when the server has no lag histogram."""
+    so far, from the /metrics at `base_url` (the app's metrics port); None when the server
+    has no lag histogram."""
+    if not base_url:
+        return None
     try:
         response = httpx.get(f"{base_url}/metrics", timeout=5)
     except httpx.HTTPError:

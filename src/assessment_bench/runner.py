@@ -248,13 +248,13 @@ class Bench:
         chosen = self.scenarios_of(name, repeat)
         scenarios = [s for s in chosen if s != "db-latency"]
         if scenarios:
-            with self._serving(name, db_url, llm_url) as (process, base):
+            with self._serving(name, db_url, llm_url) as (process, base, metrics):
                 workload = Workload(db_url, self.work)
                 if mode.name != "smoke":
                     warmup, length = workload.schedule(MOST_SAVES_PER_S * 2)
                     run_wrk(base, warmup, length, 2, mode.connections,
                             prefix=PIN_OTHERS)  # warm-up, not recorded
-                target = Target(base, mode, workload, PIN_OTHERS,
+                target = Target(base, mode, workload, PIN_OTHERS, metrics,
                                 cpu_seconds(tree(process.pid)), rss_mb(tree(process.pid)),
                                 self.hints.setdefault(name, {}))
                 for scenario in scenarios:
@@ -264,8 +264,9 @@ class Bench:
         if "db-latency" in chosen:
             step += 1
             with delay_proxy(db_url, mode.db_delay_ms) as slow_url, \
-                    self._serving(name, slow_url, llm_url, reset_url=db_url) as (process, base):
-                target = Target(base, mode, Workload(db_url, self.work), PIN_OTHERS,
+                    self._serving(name, slow_url, llm_url, reset_url=db_url) as (process, base,
+                                                                                  metrics):
+                target = Target(base, mode, Workload(db_url, self.work), PIN_OTHERS, metrics,
                                 cpu_seconds(tree(process.pid)))
                 self._measure(name, "db-latency", repeat, target, process.pid, fake_pid, step,
                               total)
@@ -287,11 +288,11 @@ class Bench:
 
     @contextmanager
     def _serving(self, name: str, db_url: str, llm_url: str, reset_url: str | None = None,
-                 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+                 ) -> Iterator[tuple[subprocess.Popen[bytes], str, str]]:
         asyncio.run(_reset(reset_url or db_url))
         captures = self.work / f"captures-{name}"
         shutil.rmtree(captures, ignore_errors=True)
-        port = free_port()
+        port, metrics_port = free_port(), free_port()
         self.serves += 1
         log_path = self.work / f"{name}-{self.serves}.log"
         log = open(log_path, "wb")
@@ -305,12 +306,12 @@ class Bench:
                "LOG_LEVEL": "ERROR", "CHAT_TURNS_PER_MINUTE": "0",
                "LLM_MAX_STREAMS": str(CHAT_STREAM_ROOM),
                "WORKER_CONNECTIONS": str(CHAT_STREAM_ROOM), "KEEPALIVE_TIMEOUT": "60",
-               "LLM_READ_TIMEOUT": "120"}
+               "LLM_READ_TIMEOUT": "120", "METRICS_PORT": str(metrics_port)}
         process = start(VARIANTS[name], port, env=env, prefix=PIN_SERVER, stdout=log,
                         stderr=subprocess.STDOUT)
         try:
             wait_ready(process, port)
-            yield process, f"http://127.0.0.1:{port}"
+            yield process, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{metrics_port}"
         finally:
             stop(process)
             log.close()
@@ -353,7 +354,7 @@ class Bench:
         # the server, autovacuum and checkpoint writes in PostgreSQL (on the load's core).
         settled = settle(server) + settle(postgres)
         started = time.monotonic()
-        lag_before = loop_lag.scrape(target.base)
+        lag_before = loop_lag.scrape(target.metrics)
         upstream_before = fake_llm_stats(self.llm_url)
         profile: dict[str, Any] = {}
         try:
@@ -365,7 +366,7 @@ class Bench:
             say(f"[{step}/{total}] {name} · {scenario}: FAILED ({error})")
             return
         resources = sampler.summary()
-        lag = loop_lag.lag_between(lag_before, loop_lag.scrape(target.base))
+        lag = loop_lag.lag_between(lag_before, loop_lag.scrape(target.metrics))
         result = {
             "variant": name, "scenario": scenario, "repeat": repeat, "headline": headline,
             "figures": figures, "resources": resources, "loop_lag": lag, "settled_s": settled,

@@ -61,6 +61,7 @@ class Target:
     mode: Mode
     workload: Workload
     loadgen_prefix: tuple[str, ...]
+    metrics: str = ""  # the base URL of its /metrics (its own port); "": none
     server_cpu: Callable[[], float] = lambda: 0.0  # CPU seconds its processes used so far
     server_rss: Callable[[], float] = lambda: 0.0  # MB its processes hold now
     # What earlier scenarios and repeats of this variant found, to start a search near its

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     # beats refusing here: a typed answer or message should be saved, if a little late.
     db_pool_timeout: float = Field(30.0, gt=0)
     db_connect_timeout: float = Field(5.0, gt=0)
+    # Prepared statements asyncpg keeps per connection. Behind PgBouncer in transaction mode
+    # set 0: a named statement prepared on one backend does not exist on the next
+    # (docs/deploy.md has what it costs).
+    db_statement_cache_size: int = Field(100, ge=0)
     # Comma-separated origins of the frontend, e.g. "https://app.example.org,http://localhost:5173".
     cors_origins: Annotated[list[str], NoDecode] = []
     # Quart rejects bodies above this with 413; the contract caps it at 16 MiB.
@@ -44,6 +48,10 @@ class Settings(BaseSettings):
     # Move everything made at start-up out of the garbage collector's reach once the app is
     # ready: a full collection then scans only what requests made (gc.freeze, metrics.py).
     gc_freeze: bool = True
+    # GET /metrics is served on a port of its own (serving/metrics_port.py), bound to
+    # METRICS_HOST; unset, no metrics listener. Never on the API's port: the API is public.
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
     log_level: str = "INFO"
     # "json": one JSON object per line (for log shippers); "text": plain lines for a terminal.
     log_format: Literal["json", "text"] = "json"

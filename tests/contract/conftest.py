@@ -1,11 +1,18 @@
-"""Every variant as a real server on loopback, for the whole run: the contract suite's targets."""
+"""Every variant as a real server on loopback, for the whole run: the contract suite's targets.
+
+Two more targets keep their frames in an S3-API server (moto's, over real HTTP) instead of a
+folder: the ASGI app and the gevent twin with STORAGE_URL=s3://..., each with a CAPTURE_DIR
+that must stay empty.
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,21 +36,71 @@ CONTRACT_ENV = {
 }
 
 
+# target -> the variant it runs, with its frames in the S3 bucket under the target's prefix.
+S3_TARGETS = {"asgi+s3": "asgi", "gevent-tuned+s3": "gevent-tuned"}
+S3_BUCKET = "contract-frames"
+
+
+@dataclass
+class ObjectStore:
+    endpoint: str
+    client: Any  # boto3's, to look at what the apps stored
+
+    def env(self, prefix: str) -> dict[str, str]:
+        return {"STORAGE_URL": f"s3://{S3_BUCKET}/{prefix}", "AWS_ENDPOINT_URL": self.endpoint,
+                "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                "AWS_REGION": "us-east-1"}
+
+    def keys(self, prefix: str) -> list[str]:
+        listed = self.client.list_objects_v2(Bucket=S3_BUCKET, Prefix=f"{prefix}/")
+        return [item["Key"] for item in listed.get("Contents", [])]
+
+
+@pytest.fixture(name="object_store", scope="session")
+def _object_store() -> Iterator[ObjectStore]:
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="test", aws_secret_access_key="test")
+    client.create_bucket(Bucket=S3_BUCKET)
+    try:
+        yield ObjectStore(endpoint, client)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(name="capture_dirs", scope="session")
+def _capture_dirs() -> dict[str, Path]:
+    """Each target's CAPTURE_DIR (filled in as the servers start)."""
+    return {}
+
+
 @pytest.fixture(name="contract_servers", scope="session")
 def _contract_servers(
     database_url: str, fake_llm_url: str, tmp_path_factory: pytest.TempPathFactory,
+    object_store: ObjectStore, capture_dirs: dict[str, Path],
 ) -> Iterator[dict[str, str]]:
     processes: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
     logs: dict[str, Path] = {}
+    targets = {name: name for name in CONTRACT_VARIANTS} | {
+        target: variant for target, variant in S3_TARGETS.items() if variant in CONTRACT_VARIANTS}
     try:
-        for name in CONTRACT_VARIANTS:
+        for name, variant in targets.items():
             port = free_port()
-            folder = tmp_path_factory.mktemp(name)
+            folder = tmp_path_factory.mktemp(name.replace("+", "-"))
             logs[name] = folder / "server.log"
+            capture_dirs[name] = folder / "captures"
             env = CONTRACT_ENV | {"DATABASE_URL": database_url, "LLM_BASE_URL": fake_llm_url,
-                                  "CAPTURE_DIR": str(folder / "captures")}
+                                  "CAPTURE_DIR": str(capture_dirs[name])}
+            if name in S3_TARGETS:
+                env |= object_store.env(name)
             with open(logs[name], "wb") as log:
-                processes[name] = (start(VARIANTS[name], port, env=env, stdout=log,
+                processes[name] = (start(VARIANTS[variant], port, env=env, stdout=log,
                                          stderr=subprocess.STDOUT), port)
         for name, (process, port) in processes.items():
             try:

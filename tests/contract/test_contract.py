@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.contract.conftest import CONTRACT_VARIANTS
+from tests.contract.conftest import CONTRACT_VARIANTS, S3_TARGETS, ObjectStore
 from tests.contract.transcript import walk
 
 Entries = list[tuple[str, int, dict[str, str], Any]]
@@ -80,6 +81,22 @@ def test_every_variant_answers_as_the_asgi_app_does(
     entries = walk(contract_servers[variant])
     for expected, got in zip(reference, entries, strict=True):
         assert got == expected, f"{variant} differs at step {expected[0]!r}"
+
+
+@pytest.mark.parametrize("target", [t for t, v in S3_TARGETS.items() if v in CONTRACT_VARIANTS])
+def test_frames_kept_in_s3_answer_the_same_and_never_touch_the_disk(
+    target: str, contract_servers: dict[str, str], reference: Entries,
+    object_store: ObjectStore, capture_dirs: dict[str, Path],
+) -> None:
+    entries = walk(contract_servers[target])
+    for expected, got in zip(reference, entries, strict=True):
+        assert got == expected, f"{target} differs at step {expected[0]!r}"
+    # The walk stored three frames (two in one batch, one in another session's); the
+    # refused uploads stored none.
+    assert len(object_store.keys(target)) == 3
+    on_disk = [p for p in capture_dirs[target].rglob("*") if p.is_file()] \
+        if capture_dirs[target].exists() else []
+    assert on_disk == []
 
 
 @pytest.mark.parametrize("variant", CONTRACT_VARIANTS)

@@ -20,6 +20,7 @@ from asyncpg import Connection, Record
 from quart import current_app
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from assessment_async.infra.metrics import POOL_IN_USE, POOL_SIZE
@@ -34,12 +35,17 @@ class Database:
     def __init__(self, settings: Settings, database_url: str,
                  pool_size: int | None = None) -> None:
         pool_size = pool_size or settings.db_pool_size
+        # SQLAlchemy's own cache of asyncpg statements (for what it runs itself) is a setting
+        # of the URL; asyncpg's is a connect argument. Both follow DB_STATEMENT_CACHE_SIZE.
+        url = make_url(driver_url(database_url, "asyncpg")).update_query_dict(
+            {"prepared_statement_cache_size": str(settings.db_statement_cache_size)})
         self.engine: AsyncEngine = create_async_engine(
-            driver_url(database_url, "asyncpg"),
+            url,
             pool_size=pool_size,
             max_overflow=0,
             pool_timeout=settings.db_pool_timeout,
-            connect_args={"timeout": settings.db_connect_timeout},
+            connect_args={"timeout": settings.db_connect_timeout,
+                          "statement_cache_size": settings.db_statement_cache_size},
         )
         event.listen(self.engine.sync_engine, "checkout", _discard_closed)
         POOL_SIZE.inc(pool_size)
