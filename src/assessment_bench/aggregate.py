@@ -42,11 +42,12 @@ def measured(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def by_repeat(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[int, float]]]:
-    """scenario -> variant -> repeat -> headline (the profiled repeat left out)."""
+    """scenario -> variant -> sample -> headline (the profiled repeat left out). A sample is
+    a repeat, or a round of one where a scenario is measured in rounds (runner.py)."""
     table: dict[str, dict[str, dict[int, float]]] = {}
     for result in measured(results):
         table.setdefault(result["scenario"], {}).setdefault(result["variant"], {})[
-            int(result["repeat"])] = float(result["headline"])
+            int(result.get("sample", result["repeat"]))] = float(result["headline"])
     return table
 
 

@@ -94,7 +94,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     record = Bench(config).run()
     if args.reliability if args.reliability is not None else mode.name == "full":
         if not record.interrupted:
-            run_reliability(settings, config.variants, None, out)
+            faulted = [v for v in config.variants
+                       if not mode.fault_variants or v in mode.fault_variants]
+            run_reliability(settings, faulted, None, out)
     written = report.write(config, record)
     print(f"report: {written / 'report.html'} (also report.md, results.json)", flush=True)
     return 130 if record.interrupted else 0

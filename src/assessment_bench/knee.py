@@ -21,10 +21,19 @@ class Search:
     knee: float = 0.0  # the highest load that passed (0: none did)
     failed_at: float | None = None  # the lowest load that failed
     censored: bool = False  # the highest load tried passed: the knee is at least `knee`
+    # The longer steps that confirmed the knee (confirm()); None: not confirmed.
+    confirmations: list[Figures] | None = None
+    searched_knee: float | None = None  # the knee the short steps found, before confirming
 
     def as_figures(self) -> Figures:
-        return {"steps": sorted(self.steps, key=lambda s: s["load"]), "knee": self.knee,
-                "failed_at": self.failed_at, "censored": self.censored}
+        figures = {"steps": sorted(self.steps, key=lambda s: s["load"]), "knee": self.knee,
+                   "failed_at": self.failed_at, "censored": self.censored}
+        if self.confirmations is not None:
+            figures |= {"confirmations": self.confirmations,
+                        "searched_knee": self.searched_knee,
+                        "confirmed": bool(self.confirmations
+                                          and self.confirmations[-1]["passed"])}
+        return figures
 
 
 def find_knee(try_load: Callable[[float], Figures], passes: Callable[[Figures], bool],
@@ -64,4 +73,30 @@ def find_knee(try_load: Callable[[float], Figures], passes: Callable[[Figures], 
             if middle in (low, high):
                 break
         attempt(middle)
+    return search
+
+
+def confirm(search: Search, try_load: Callable[[float], Figures],
+            passes: Callable[[Figures], bool], step_down: float = 0.1, tries: int = 3,
+            whole: bool = False) -> Search:
+    """Try the knee once more in a longer step (`try_load`): near capacity a queue grows
+    slowly, and a short step can end before it shows. A failing load counts as failed, and
+    the load `step_down` lower is tried, up to `tries` times; the knee becomes the load that
+    held, or, if none did, the one below the last tried (unconfirmed, and the figures say
+    so). A censored search is left as it is: its knee is a floor already."""
+    if search.censored or not search.knee:
+        return search
+    search.searched_knee, search.confirmations = search.knee, []
+    load = search.knee
+    for _ in range(tries):
+        figures = try_load(load)
+        figures["load"] = load
+        figures["passed"] = passed = passes(figures)
+        search.confirmations.append(figures)
+        if passed:
+            search.knee = load
+            return search
+        search.failed_at = load if search.failed_at is None else min(search.failed_at, load)
+        load = float(round(load * (1 - step_down))) if whole else load * (1 - step_down)
+    search.knee = load
     return search

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 SCENARIOS = ("phq-save", "phq-open", "chat-stream", "hol", "camera-upload", "assessment-flow",
              "db-latency", "growth")
@@ -45,16 +45,21 @@ class Mode:
     growth_connections: tuple[int, ...] = (8, 32, 128, 512, 1000)
     growth_seconds: float = 4
     growth_held: tuple[int, ...] = (1000, 10000)
-    # Variants that show a pitfall run only the scenarios that show it; and what runs once
-    # (curves to read, not headlines to compare) runs in the first measured repeat alone.
-    partial_variants: tuple[str, ...] = ()
-    partial_scenarios: tuple[str, ...] = ("phq-save", "chat-stream", "camera-upload",
-                                          "db-latency")
-    # The other servers for the same app measure what a server changes (throughput, the
-    # knee, streams, uploads), not the app's behaviour under a whole assessment.
-    server_variants: tuple[str, ...] = ()
-    server_scenarios: tuple[str, ...] = ("phq-save", "phq-open", "chat-stream",
-                                         "camera-upload", "db-latency")
+    # What a variant measures when it does not run every scenario (variant -> scenarios):
+    # a pitfall only where it shows, another server only what a server changes, a lever
+    # only where it acts. Unlisted variants run every scenario.
+    tiers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # phq-save in rounds: every variant's server started at once (idle ones cost nothing),
+    # then `paired_rounds` rounds each measuring every variant in turn, so that the two
+    # sides of a ratio were measured a minute apart, not a quarter of an hour (stats.py).
+    # 0: phq-save is measured with the variant's other scenarios.
+    paired_rounds: int = 0
+    # phq-open's knee, found in short steps, is tried once more for this long: a queue that
+    # grows slowly shows only then. Failing, the load a tenth lower is tried (up to three
+    # times). 0: no confirmation (the figure says so).
+    open_confirm_seconds: float = 0
+    # The variants the fault suite runs on with this mode (empty: every variant measured).
+    fault_variants: tuple[str, ...] = ()
     # The profiled repeat (repeat 0, py-spy) samples where the time goes in these alone.
     profile_scenarios: tuple[str, ...] = ("phq-save", "chat-stream", "camera-upload",
                                           "db-latency")
@@ -62,8 +67,29 @@ class Mode:
     scenarios: tuple[str, ...] = SCENARIOS  # what a run measures unless told otherwise
 
 
-ALL_VARIANTS = ("asgi", "asgi-naive", "asgi-hypercorn", "asgi-granian", "gthread", "gevent",
-                "gevent-green", "gevent-phase2", "gevent-tuned")
+ALL_VARIANTS = ("asgi", "asgi-naive", "asgi-hypercorn", "asgi-granian", "asgi-proxied",
+                "asgi-no-group-commit", "gthread", "gevent", "gevent-green", "gevent-phase2",
+                "gevent-tuned", "gevent-tuned-no-group-commit")
+
+# The fault suite's variants in a full run: every app, server and runtime. Not the proxied
+# one (the suite's faults are the app's; the topology test kills replicas behind nginx), nor
+# the group-commit switches, left out so that the run keeps its time: without its writer a
+# save takes the one-statement path the suite already checks on gevent-green.
+FAULT_VARIANTS = ("asgi", "asgi-naive", "asgi-hypercorn", "asgi-granian", "gthread", "gevent",
+                  "gevent-green", "gevent-phase2", "gevent-tuned")
+
+PITFALL = ("phq-save", "chat-stream", "camera-upload", "db-latency")
+SERVER = ("phq-save", "phq-open", "chat-stream", "camera-upload", "db-latency")
+# Group commit acts on one-answer saves, most where each round trip is slow.
+GROUP_COMMIT = ("phq-save", "db-latency")
+FULL_TIERS = {
+    "asgi-naive": PITFALL, "gevent": PITFALL, "gevent-phase2": PITFALL,
+    "asgi-hypercorn": SERVER,
+    "asgi-granian": ("phq-save", "camera-upload"),
+    # The extra hops of a deployment: saves, streams and uploads through nginx (and PgBouncer).
+    "asgi-proxied": ("phq-save", "chat-stream", "camera-upload"),
+    "asgi-no-group-commit": GROUP_COMMIT, "gevent-tuned-no-group-commit": GROUP_COMMIT,
+}
 
 MODES = {
     # Seconds per scenario: checks the pipeline, not the servers. Uploads of 1 MB in ten
@@ -73,22 +99,22 @@ MODES = {
                   chat_streams=4, hol_streams=4, hol_probe_rate=20, hol_seconds=2,
                   hol_open_seconds=1, uploads=2, upload_mb=1, upload_rounds=10,
                   flow_start=2, flow_limit=2, flow_seconds=3,
-                  growth_connections=(4, 16), growth_seconds=1, growth_held=(20,)),
+                  growth_connections=(4, 16), growth_seconds=1, growth_held=(20,),
+                  paired_rounds=1),
     # A first look in about six minutes: the rewrite against the plan as written, twice, so
     # every figure has an interval; coarse knees (within 35%), short steps, no growth curves.
     "quick": Mode("quick", seconds=3, repeats=2, variants=("asgi", "gevent-green"),
                   open_start=250, open_limit=8000, open_seconds=3, knee_precision=0.35,
                   hol_seconds=3, hol_open_seconds=3, flow_start=50, flow_limit=1600,
-                  flow_seconds=4, scenarios=SCENARIOS[:-1]),
+                  flow_seconds=4, scenarios=SCENARIOS[:-1], paired_rounds=1),
     # The reference: every variant, three repeats (the intervals), knees within 5%; the
     # pitfall variants only where their pitfall shows, the other ASGI servers only what a
     # server changes. See the README for why each scenario lasts what it does, so that the
     # run and its fault suite fit 100 minutes.
     "full": Mode("full", seconds=5, repeats=3, variants=ALL_VARIANTS, open_seconds=4,
-                 flow_seconds=6, chat_saturation_streams=2000, hol_seconds=10,
-                 hol_saturation_streams=2000,
-                 partial_variants=("asgi-naive", "gevent", "gevent-phase2"),
-                 server_variants=("asgi-hypercorn", "asgi-granian")),
+                 open_confirm_seconds=12, flow_seconds=6, chat_saturation_streams=2000,
+                 hol_seconds=10, hol_saturation_streams=2000, tiers=FULL_TIERS,
+                 paired_rounds=2, fault_variants=FAULT_VARIANTS),
 }
 
 # The fake LLM's answer to every bench chat: the first of 40 tokens after 100 ms, then one

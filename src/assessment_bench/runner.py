@@ -51,6 +51,7 @@ from assessment_core.settings import Settings
 from assessment_dev.embedded_db import EmbeddedPostgres
 from assessment_dev.fake_llm.launch import running_fake_llm
 from assessment_dev.ports import free_port, port_is_free
+from assessment_dev.topology import running_nginx, running_pgbouncer
 
 SERVER_CORE = "0"
 OTHER_CORES = "1" if (os.cpu_count() or 2) <= 2 else f"1-{(os.cpu_count() or 2) - 1}"
@@ -60,7 +61,9 @@ FAKE_LLM_PROFILE = ("--ttft", str(FAKE_LLM_TTFT), "--tokens", str(FAKE_LLM_TOKEN
                     "--gap", str(FAKE_LLM_GAP))
 BENCH_DATABASE = "assessment_bench"
 # Everything that runs on the helper core(s): its summed CPU says whether they kept up.
-HELPERS = ("postgres", "fake_llm", "load_generator", "profiler", "bench")
+HELPERS = ("postgres", "fake_llm", "load_generator", "profiler", "proxies", "bench")
+# Measured in rounds when the mode says so (Bench._rounds).
+PAIRED_SCENARIO = "phq-save"
 HELPER_CORE_COUNT = max(1, (os.cpu_count() or 2) - 1)
 # Room for the most streams and connections any scenario holds (growth holds 10,000).
 CHAT_STREAM_ROOM = 12000
@@ -175,8 +178,10 @@ class Bench:
         # The bench itself (its sampler wakes ten times a second) stays off the server's core.
         os.sched_setaffinity(0, set(range(1, os.cpu_count() or 2)) or {0})
         settings = Settings()
-        total = sum(len(self.scenarios_of(name, repeat)) for name in config.variants
-                    for repeat in range(1, config.repeats + 1)) \
+        rounds = max(1, config.mode.paired_rounds)
+        total = sum(len(self.scenarios_of(name, repeat))
+                    + (rounds - 1) * (PAIRED_SCENARIO in self.scenarios_of(name, repeat))
+                    for name in config.variants for repeat in range(1, config.repeats + 1)) \
             + sum(len(self.scenarios_of(name, 0)) for name in config.profile)
         step = 0
         if config.profile:
@@ -203,6 +208,9 @@ class Bench:
                     # after the driver ceiling's burst of writes, and nobody should always be it.
                     shift = (repeat - 1) % len(config.variants)
                     order = config.variants[shift:] + config.variants[:shift]
+                    if self.paired(repeat):
+                        step = self._rounds(order, repeat, db_url, llm_url, fake_pid, step,
+                                            total)
                     for name in order if repeat else config.profile:
                         try:
                             step = self._variant(name, repeat, db_url, llm_url, fake_pid, step,
@@ -242,11 +250,48 @@ class Bench:
         say(f"raw driver ceiling (asyncpg, no HTTP, core {SERVER_CORE}): "
             f"{figures['saves_per_s']:,.0f} saves/s")
 
+    def _rounds(self, order: list[str], repeat: int, db_url: str, llm_url: str,
+                fake_pid: int, step: int, total: int) -> int:
+        """phq-save of every variant that measures it, in rounds: all their servers up at
+        once on the server core (idle, each costs nothing), each round measuring every
+        variant in turn, a fresh schedule each time."""
+        mode = self.config.mode
+        names = [n for n in order if PAIRED_SCENARIO in self.scenarios_of(n, repeat)]
+        if not names:
+            return step
+        with ExitStack() as servers:
+            targets: dict[str, tuple[int, Target]] = {}
+            for name in names:
+                try:
+                    process, base, metrics = servers.enter_context(
+                        self._serving(name, db_url, llm_url, reset=not targets))
+                except (RuntimeError, OSError, httpx.HTTPError) as error:
+                    self.record.caveats.append(
+                        f"{name} (repeat {repeat}) could not be measured: {error}")
+                    say(f"{name} (repeat {repeat}): could not be measured: {error}")
+                    continue
+                workload = Workload(db_url, self.work)
+                if mode.name != "smoke":
+                    warmup, length = workload.schedule(MOST_SAVES_PER_S * 2)
+                    run_wrk(base, warmup, length, 2, mode.connections, prefix=PIN_OTHERS)
+                targets[name] = (process.pid, Target(
+                    base, mode, workload, PIN_OTHERS, metrics, cpu_seconds(tree(process.pid)),
+                    rss_mb(tree(process.pid)), self.hints.setdefault(name, {})))
+            for round_ in range(mode.paired_rounds):
+                turn = len(targets) and round_ % len(targets)
+                for name in list(targets)[turn:] + list(targets)[:turn]:
+                    pid, target = targets[name]
+                    step += 1
+                    self._measure(name, PAIRED_SCENARIO, repeat, target, pid, fake_pid, step,
+                                  total, round_=round_)
+        return step
+
     def _variant(self, name: str, repeat: int, db_url: str, llm_url: str, fake_pid: int,
                  step: int, total: int) -> int:
         mode = self.config.mode
         chosen = self.scenarios_of(name, repeat)
-        scenarios = [s for s in chosen if s != "db-latency"]
+        scenarios = [s for s in chosen if s != "db-latency"
+                     and not (s == PAIRED_SCENARIO and self.paired(repeat))]
         if scenarios:
             with self._serving(name, db_url, llm_url) as (process, base, metrics):
                 workload = Workload(db_url, self.work)
@@ -256,7 +301,7 @@ class Bench:
                             prefix=PIN_OTHERS)  # warm-up, not recorded
                 target = Target(base, mode, workload, PIN_OTHERS, metrics,
                                 cpu_seconds(tree(process.pid)), rss_mb(tree(process.pid)),
-                                self.hints.setdefault(name, {}))
+                                self.hints.setdefault(name, {}), repeat)
                 for scenario in scenarios:
                     step += 1
                     self._measure(name, scenario, repeat, target, process.pid, fake_pid, step,
@@ -273,49 +318,64 @@ class Bench:
         return step
 
     def scenarios_of(self, name: str, repeat: int) -> list[str]:
-        """What this variant runs in this repeat: the pitfall variants only the scenarios
-        that show their pitfall, and the once-only scenarios (curves, not headlines) in the
-        first measured repeat alone."""
+        """What this variant runs in this repeat: its tier's scenarios (modes.py), and the
+        once-only scenarios (curves, not headlines) in the first measured repeat alone."""
         mode = self.config.mode
         chosen = list(self.config.scenarios)
-        if name in mode.partial_variants:
-            chosen = [s for s in chosen if s in mode.partial_scenarios]
-        elif name in mode.server_variants:
-            chosen = [s for s in chosen if s in mode.server_scenarios]
+        if name in mode.tiers:
+            chosen = [s for s in chosen if s in mode.tiers[name]]
         if repeat == 0:
             chosen = [s for s in chosen if s in mode.profile_scenarios]
         return [s for s in chosen if repeat <= 1 or s not in mode.once_scenarios]
 
+    def paired(self, repeat: int) -> bool:
+        """phq-save measured in rounds, every variant's server up at once (modes.py)."""
+        return bool(repeat and self.config.mode.paired_rounds)
+
     @contextmanager
     def _serving(self, name: str, db_url: str, llm_url: str, reset_url: str | None = None,
-                 ) -> Iterator[tuple[subprocess.Popen[bytes], str, str]]:
-        asyncio.run(_reset(reset_url or db_url))
+                 reset: bool = True) -> Iterator[tuple[subprocess.Popen[bytes], str, str]]:
+        """The variant's server on the server core, on fresh data (unless `reset` is off:
+        servers started together share one reset); (process, base URL, metrics URL). A
+        proxied variant reaches PostgreSQL through PgBouncer and is reached through nginx,
+        both on the helper core(s)."""
+        variant = VARIANTS[name]
+        if reset:
+            asyncio.run(_reset(reset_url or db_url))
         captures = self.work / f"captures-{name}"
         shutil.rmtree(captures, ignore_errors=True)
         port, metrics_port = free_port(), free_port()
         self.serves += 1
         log_path = self.work / f"{name}-{self.serves}.log"
-        log = open(log_path, "wb")
-        # Every variant gets the same settings. The chat scenarios send turns back to back
-        # from each session, far above a participant's pace, so the per-minute cap is off.
-        # The chat saturation step holds thousands of streams: every variant may open as many
-        # upstream streams, and the gevent workers may hold as many connections. growth holds
-        # idle connections and waiting streams for seconds while it weighs them: kept-alive
-        # connections stay a minute (not 5 s) and a stream may wait two for its first token.
-        env = {"DATABASE_URL": db_url, "LLM_BASE_URL": llm_url, "CAPTURE_DIR": str(captures),
-               "LOG_LEVEL": "ERROR", "CHAT_TURNS_PER_MINUTE": "0",
-               "LLM_MAX_STREAMS": str(CHAT_STREAM_ROOM),
-               "WORKER_CONNECTIONS": str(CHAT_STREAM_ROOM), "KEEPALIVE_TIMEOUT": "60",
-               "LLM_READ_TIMEOUT": "120", "METRICS_PORT": str(metrics_port)}
-        process = start(VARIANTS[name], port, env=env, prefix=PIN_SERVER, stdout=log,
-                        stderr=subprocess.STDOUT)
-        try:
-            wait_ready(process, port)
-            yield process, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{metrics_port}"
-        finally:
-            stop(process)
-            log.close()
-            self._keep_log(name, log_path)
+        with ExitStack() as hops, open(log_path, "wb") as log:
+            if variant.proxied:
+                db_url = hops.enter_context(running_pgbouncer(db_url, prefix=PIN_OTHERS))
+            # Every variant gets the same settings. The chat scenarios send turns back to
+            # back from each session, far above a participant's pace, so the per-minute cap
+            # is off. The chat saturation step holds thousands of streams: every variant may
+            # open as many upstream streams, and the gevent workers may hold as many
+            # connections. growth holds idle connections and waiting streams for seconds
+            # while it weighs them: kept-alive connections stay a minute (not 5 s) and a
+            # stream may wait two for its first token.
+            env = {"DATABASE_URL": db_url, "LLM_BASE_URL": llm_url,
+                   "CAPTURE_DIR": str(captures), "LOG_LEVEL": "ERROR",
+                   "CHAT_TURNS_PER_MINUTE": "0", "LLM_MAX_STREAMS": str(CHAT_STREAM_ROOM),
+                   "WORKER_CONNECTIONS": str(CHAT_STREAM_ROOM), "KEEPALIVE_TIMEOUT": "60",
+                   "LLM_READ_TIMEOUT": "120", "METRICS_PORT": str(metrics_port)}
+            process = start(variant, port, env=env, prefix=PIN_SERVER, stdout=log,
+                            stderr=subprocess.STDOUT)
+            try:
+                wait_ready(process, port)
+                base = f"http://127.0.0.1:{port}"
+                if variant.proxied:
+                    # Every bench participant comes from one address: no per-address cap.
+                    base = hops.enter_context(running_nginx(
+                        [f"127.0.0.1:{port}"], session_rate="100000r/s", session_burst=100000,
+                        prefix=PIN_OTHERS))
+                yield process, base, f"http://127.0.0.1:{metrics_port}"
+            finally:
+                stop(process)
+        self._keep_log(name, log_path)
 
     def _keep_log(self, name: str, path: Path) -> None:
         """A server that logged errors (at LOG_LEVEL=ERROR, anything it logged) keeps its
@@ -331,7 +391,7 @@ class Bench:
                                    f"(logs/{path.name}).")
 
     def _measure(self, name: str, scenario: str, repeat: int, target: Target, server_pid: int,
-                 fake_pid: int, step: int, total: int) -> None:
+                 fake_pid: int, step: int, total: int, round_: int | None = None) -> None:
         key, unit, _ = HEADLINES[scenario]
         server = tree(server_pid)
         own = os.getpid()
@@ -341,15 +401,21 @@ class Bench:
 
             skip = {p.pid for p in server()} | {p.pid for p in tree(fake_pid)()} | {own}
             return [p for p in psutil.Process().children(recursive=True)
-                    if p.pid not in skip and not _is_profiler(p)]
+                    if p.pid not in skip and not _is_profiler(p) and not _is_proxy(p)]
 
         def profilers() -> list[Any]:
             import psutil
 
             return [p for p in psutil.Process().children(recursive=True) if _is_profiler(p)]
 
+        def proxies() -> list[Any]:
+            import psutil
+
+            return [p for p in psutil.Process().children(recursive=True) if _is_proxy(p)]
+
         groups = {"server": server, "postgres": postgres, "fake_llm": tree(fake_pid),
-                  "load_generator": loadgen, "profiler": profilers, "bench": tree_of_one(own)}
+                  "load_generator": loadgen, "profiler": profilers, "proxies": proxies,
+                  "bench": tree_of_one(own)}
         # The previous scenario's backlog is not this one's load: turns still being stored on
         # the server, autovacuum and checkpoint writes in PostgreSQL (on the load's core).
         settled = settle(server) + settle(postgres)
@@ -372,6 +438,11 @@ class Bench:
             "figures": figures, "resources": resources, "loop_lag": lag, "settled_s": settled,
             "fake_llm": fake_llm_lateness(upstream_before, fake_llm_stats(self.llm_url)),
             "seconds": round(time.monotonic() - started, 1)}
+        if round_ is not None:
+            # Rounds are samples of their own: round r of repeat i pairs with the other
+            # variants' round r of repeat i, measured within the same minute.
+            result["round"] = round_
+            result["sample"] = (repeat - 1) * self.config.mode.paired_rounds + round_ + 1
         if profile:
             result["profile"] = profile
             result["profiled"] = True
@@ -379,7 +450,8 @@ class Bench:
                 self.record.caveats.append(f"{name} {scenario} was not profiled: "
                                            f"{profile['error']}")
         self.record.results.append(result)
-        say(f"[{step}/{total}] {name} · {scenario} (repeat {repeat}): {headline:,.1f} {unit}"
+        where = f"repeat {repeat}" + (f", round {round_ + 1}" if round_ is not None else "")
+        say(f"[{step}/{total}] {name} · {scenario} ({where}): {headline:,.1f} {unit}"
             f" · server CPU {resources['server']['cpu_percent']:.0f}%")
 
     @contextmanager
@@ -439,5 +511,15 @@ def _is_profiler(process: Any) -> bool:
 
     try:
         return bool(process.name() == "py-spy")
+    except psutil.Error:  # gone since it was listed
+        return False
+
+
+def _is_proxy(process: Any) -> bool:
+    """nginx and PgBouncer in front of a proxied variant: helpers, not load."""
+    import psutil
+
+    try:
+        return bool(process.name() in ("nginx", "pgbouncer"))
     except psutil.Error:  # gone since it was listed
         return False

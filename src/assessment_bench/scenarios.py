@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assessment_bench.knee import find_knee
+from assessment_bench.knee import confirm, find_knee
 from assessment_bench.load.wrk import run_wrk
 from assessment_bench.modes import CHAT_SECONDS, FLOW_MAX_ERROR_RATE, FLOW_SLO_P99_MS, Mode
 from assessment_bench.workload import Workload
@@ -67,6 +67,7 @@ class Target:
     # What earlier scenarios and repeats of this variant found, to start a search near its
     # answer: "saves_per_s" (closed loop), and each knee by scenario.
     hints: dict[str, float] = field(default_factory=dict)
+    repeat: int = 1  # which repeat this is (hol's saturation step is drawn once, in the first)
 
     def search_start(self, scenario: str, first: float, closed_loop: float | None = None,
                      ) -> tuple[float, float]:
@@ -135,6 +136,9 @@ def phq_open(t: Target) -> tuple[Figures, float]:
     search = find_knee(lambda rate: open_loop(t, rate, mode.open_seconds),
                        lambda step: within_open_slo(step, mode.open_slo_p99_ms),
                        start, mode.open_limit, mode.knee_precision, factor=factor)
+    if mode.open_confirm_seconds:
+        confirm(search, lambda rate: open_loop(t, rate, mode.open_confirm_seconds),
+                lambda step: within_open_slo(step, mode.open_slo_p99_ms))
     if search.knee:
         t.hints.setdefault("phq-open", search.knee)
     return search.as_figures() | {"slo_p99_ms": mode.open_slo_p99_ms,
@@ -162,13 +166,14 @@ def chats(t: Target, streams: int, seconds: float, warmup: float = 2) -> Figures
 
 def hol(t: Target) -> tuple[Figures, float]:
     """Does a chat hold up other participants' saves? The save probe alone, then beside
-    `hol_streams` slow chat streams, then (if the mode says so) beside
-    `hol_saturation_streams`; the headline is what the streams add to the probe's p99."""
+    `hol_streams` slow chat streams, then (if the mode says so, in the first repeat: a
+    curve to read, not a headline) beside `hol_saturation_streams`; the headline is what the
+    streams add to the probe's p99."""
     mode = t.mode
     alone = open_loop(t, mode.hol_probe_rate, mode.hol_seconds)
     figures: Figures = {"probe_alone": alone}
-    for key, streams in (("beside", mode.hol_streams),
-                         ("beside_saturation", mode.hol_saturation_streams)):
+    saturation = mode.hol_saturation_streams if t.repeat <= 1 else 0
+    for key, streams in (("beside", mode.hol_streams), ("beside_saturation", saturation)):
         if streams:
             figures[key] = probe_beside_streams(t, streams)
             figures[key]["added_p99_ms"] = round(figures[key]["probe"]["p99_ms"]

@@ -5,7 +5,10 @@ runs of a server (where its pages and PostgreSQL's buffers landed, what else the
 that minute), not within one steady state; windows of one run would leave that out and claim
 too much. Why pairs for ratios: each repeat runs every variant once, one after another, so
 repeat i of A and repeat i of B saw the same minute of the machine; the ratio of a pair
-cancels what drifted between repeats, and the interval is taken over those ratios.
+cancels what drifted between repeats, and the interval is taken over those ratios. phq-save,
+the cheapest headline, goes further: every variant's server is up at once and each repeat
+measures all of them in rounds, so the two sides of a pair are a minute apart (runner.py),
+and every round is a sample.
 
 The bootstrap is the percentile kind: resample the repeats with replacement, take the median,
 many times; the interval holds the middle 95% of those medians. It is seeded, so the same

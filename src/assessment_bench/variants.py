@@ -27,6 +27,9 @@ class Variant:
     description: str
     family: str  # "asgi" or "twin"
     env: dict[str, str] = field(default_factory=dict)
+    # Served behind nginx, with PgBouncer before PostgreSQL (assessment_dev/topology.py):
+    # the deployment's hops, measured against the same app direct.
+    proxied: bool = False
 
     def command(self, port: int, workers: int) -> list[str]:
         python = sys.executable
@@ -40,7 +43,7 @@ class Variant:
         if self.family == "asgi":
             app = "assessment_bench.naive_asgi:app" if self.name == "asgi-naive" else ASGI_APP
             # The naive app runs where Quart's documentation points: Hypercorn.
-            server = "uvicorn" if self.name == "asgi" else "hypercorn"
+            server = "hypercorn" if self.name in ("asgi-naive", "asgi-hypercorn") else "uvicorn"
             return [python, "-m", "assessment_async.cli", "serve", "--host", host,
                     "--port", str(port), "--workers", str(workers), "--no-migrate",
                     "--server", server, "--app", app]
@@ -66,6 +69,11 @@ VARIANTS = {v.name: v for v in (
             "httpx's default transport, on Hypercorn", "asgi"),
     Variant("asgi-hypercorn", "the asgi app on Hypercorn (uvloop, h11)", "asgi"),
     Variant("asgi-granian", "the asgi app on Granian", "asgi"),
+    Variant("asgi-proxied", "the asgi app behind nginx, with PgBouncer (transaction mode) "
+            "before PostgreSQL: a deployment's hops", "asgi",
+            {"DB_STATEMENT_CACHE_SIZE": "0"}, proxied=True),
+    Variant("asgi-no-group-commit", "the asgi app with each save its own statement "
+            "(GROUP_COMMIT=0)", "asgi", {"GROUP_COMMIT": "0"}),
     Variant("gthread", "Flask twin, gunicorn -k gthread, 32 threads: before the plan", "twin",
             {"WORKER_CLASS": "gthread"}),
     Variant("gevent", "Flask twin, gunicorn -k gevent, psycopg2 unpatched: phase 1 as "
@@ -78,6 +86,8 @@ VARIANTS = {v.name: v for v in (
     Variant("gevent-tuned", "gevent-green with every lever of the ASGI app a gevent app can "
             "have: group commit by a writer greenlet, statements in autocommit, a chat started "
             "in two statements", "twin", TUNED),
+    Variant("gevent-tuned-no-group-commit", "gevent-tuned with each save its own statement "
+            "(TWIN_GROUP_COMMIT=0)", "twin", TUNED | {"TWIN_GROUP_COMMIT": "0"}),
 )}
 
 

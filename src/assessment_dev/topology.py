@@ -98,29 +98,41 @@ def running_pgbouncer(database_url: str, *, pool_size: int | None = None,
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def render_nginx(listen_port: int, app_servers: Sequence[str]) -> str:
-    """deploy/nginx/assessment.conf.template with its two blanks filled in."""
+# New sessions per client address: docker-compose.yml's, and the topology test's.
+SESSION_RATE, SESSION_BURST = "30r/m", 20
+# Each open chat holds two connections (the participant's, the replica's): room for 8,000.
+WORKER_CONNECTIONS = 16384
+
+
+def render_nginx(listen_port: int, app_servers: Sequence[str],
+                 session_rate: str = SESSION_RATE, session_burst: int = SESSION_BURST) -> str:
+    """deploy/nginx/assessment.conf.template with its blanks filled in."""
     template = Template((DEPLOY / "nginx" / "assessment.conf.template").read_text())
     servers = " ".join(f"server {server} max_fails=1 fail_timeout=5s;"
                        for server in app_servers)
-    return template.safe_substitute(LISTEN_PORT=str(listen_port), APP_SERVERS=servers)
+    return template.safe_substitute(LISTEN_PORT=str(listen_port), APP_SERVERS=servers,
+                                    SESSION_RATE=session_rate,
+                                    SESSION_BURST=str(session_burst))
 
 
 @contextmanager
-def running_nginx(app_servers: Sequence[str], *, prefix: Sequence[str] = (),
+def running_nginx(app_servers: Sequence[str], *, session_rate: str = SESSION_RATE,
+                  session_burst: int = SESSION_BURST, prefix: Sequence[str] = (),
                   ) -> Iterator[str]:
     """nginx with deploy/nginx/assessment.conf.template in front of `app_servers`
     ("127.0.0.1:8001", ...); yields its base URL."""
     program = need("nginx")
     port = free_port()
     folder = Path(tempfile.mkdtemp(prefix="nginx-"))
-    (folder / "assessment.conf").write_text(render_nginx(port, app_servers))
+    (folder / "assessment.conf").write_text(render_nginx(port, app_servers, session_rate,
+                                                           session_burst))
     # The main file: everything nginx writes stays in the folder, and it stays in the
     # foreground, so that stopping the process stops nginx.
     (folder / "nginx.conf").write_text(
         "daemon off;\nworker_processes 1;\n"
+        f"worker_rlimit_nofile {2 * WORKER_CONNECTIONS + 64};\n"
         f"pid {folder}/nginx.pid;\nerror_log {folder}/error.log warn;\n"
-        "events { worker_connections 4096; }\n"
+        f"events {{ worker_connections {WORKER_CONNECTIONS}; }}\n"
         "http {\n"
         f"  access_log {folder}/access.log;\n"
         f"  client_body_temp_path {folder}/body;\n  proxy_temp_path {folder}/proxy;\n"

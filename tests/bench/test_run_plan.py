@@ -22,8 +22,14 @@ def test_each_tier_of_variant_runs_what_shows_its_difference(tmp_path: Path) -> 
         assert bench.scenarios_of(name, 1) == list(SCENARIOS)
         assert "growth" not in bench.scenarios_of(name, 2)  # curves are drawn once
     # The other servers: what a server changes, knee included; no whole assessment.
-    assert bench.scenarios_of("asgi-granian", 1) == ["phq-save", "phq-open", "chat-stream",
-                                                     "camera-upload", "db-latency"]
+    assert bench.scenarios_of("asgi-hypercorn", 1) == ["phq-save", "phq-open", "chat-stream",
+                                                       "camera-upload", "db-latency"]
+    # A lever: where it acts.
+    assert bench.scenarios_of("asgi-no-group-commit", 2) == ["phq-save", "db-latency"]
+    assert bench.scenarios_of("gevent-tuned-no-group-commit", 2) == ["phq-save", "db-latency"]
+    # The deployment's hops: saves, streams and uploads through them.
+    assert bench.scenarios_of("asgi-proxied", 1) == ["phq-save", "chat-stream",
+                                                     "camera-upload"]
     # The pitfalls: where their pitfall shows.
     assert bench.scenarios_of("gevent-phase2", 3) == ["phq-save", "chat-stream",
                                                       "camera-upload", "db-latency"]
@@ -36,3 +42,11 @@ def test_every_variant_is_in_the_reference_run() -> None:
     from assessment_bench.variants import VARIANTS
 
     assert set(MODES["full"].variants) == set(VARIANTS)
+
+
+def test_phq_save_is_measured_in_rounds_of_every_variant(tmp_path: Path) -> None:
+    bench = plan(tmp_path)
+    assert bench.paired(1) and not bench.paired(0)  # py-spy's repeat measures as before
+    assert MODES["full"].paired_rounds >= 2
+    # Every variant measures phq-save, so every one of them is in the rounds.
+    assert all("phq-save" in bench.scenarios_of(name, 1) for name in MODES["full"].variants)
