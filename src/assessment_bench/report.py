@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from assessment_bench import aggregate, profiling, targets
+from assessment_bench import aggregate, profiling, staircase, targets
 from assessment_bench.plots import make_plots
 from assessment_bench.reliability import suite
 from assessment_bench.runner import Record, RunConfig
@@ -78,6 +78,8 @@ def build(config: RunConfig, record: Record,
         "verdict": aggregate.verdict(summary, config.baseline, config.scenarios,
                                      record.results),
         "expectations": aggregate.expectations(record.results, config.variants),
+        "staircase": staircase.staircase(record.results),
+        "group_commit": staircase.group_commit_grid(record.results),
         "targets": targets.check(record.results, record.ceiling)
         if targets.SUBJECT in config.variants else [],
         "caveats": record.caveats + aggregate.detect_caveats(
@@ -131,6 +133,7 @@ def write(config: RunConfig, record: Record, finished_at: str | None = None,
     profiled = [r for r in record.results if r.get("profile", {}).get("layers")]
     context = {"doc": document, "plots": [p.name for p in plots], "fmt": fmt,
                "cell_text": cell_text, "cost_units": aggregate.COSTS,
+               "ratio_text": ratio_text, "estimate_text": estimate_text,
                "lag_variants": lag_variants, "fault_table": suite.table,
                "fault_cell": suite.cell, "profiled": profiled,
                "profile_layers": [name for name in profiling.LAYER_NAMES
@@ -157,6 +160,21 @@ def cell_text(cell: dict[str, Any]) -> str:
     if cell.get("errors"):
         text += f" ⚠ {cell['errors']} errors"
     return text
+
+
+def ratio_text(ratio: dict[str, float] | None) -> str:
+    """×median [low–high], or – when there is no pair to take it from."""
+    if not ratio:
+        return "–"
+    if ratio["low"] == ratio["high"]:
+        return f"×{ratio['median']:.2f}"
+    return f"×{ratio['median']:.2f} [{ratio['low']:.2f}–{ratio['high']:.2f}]"
+
+
+def estimate_text(cell: dict[str, float]) -> str:
+    if cell["low"] == cell["high"]:
+        return fmt(cell["median"])
+    return f"{fmt(cell['median'])} [{fmt(cell['low'])}–{fmt(cell['high'])}]"
 
 
 def fmt(value: Any) -> str:
