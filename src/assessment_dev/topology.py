@@ -124,6 +124,7 @@ def running_nginx(app_servers: Sequence[str], *, session_rate: str = SESSION_RAT
     program = need("nginx")
     port = free_port()
     folder = Path(tempfile.mkdtemp(prefix="nginx-"))
+    folder.chmod(0o755)  # run as root, nginx's workers are `nobody`: they spool bodies here
     (folder / "assessment.conf").write_text(render_nginx(port, app_servers, session_rate,
                                                            session_burst))
     # The main file: everything nginx writes stays in the folder, and it stays in the
