@@ -98,6 +98,34 @@ def cmd_db_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if not waiting else 1
 
 
+def cmd_storage_sweep(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the stored frames no capture row names (orphans of a crash); --delete them."""
+    import asyncio
+    from datetime import timedelta
+
+    import asyncpg
+
+    from assessment_async.infra.storage import open_storage
+    from assessment_async.services.orphans import sweep
+
+    async def run(url: str) -> list[str]:
+        conn = await asyncpg.connect(url)
+        try:
+            return await sweep(open_storage(settings), conn,
+                               timedelta(minutes=args.older_than), args.delete)
+        finally:
+            await conn.close()
+
+    with database(settings) as url:
+        orphans = asyncio.run(run(url))
+    for key in orphans:
+        print(key)
+    done = "deleted" if args.delete else "found (run again with --delete to remove them)"
+    print(f"{len(orphans)} orphan object(s) older than {args.older_than:g} min {done}",
+          file=sys.stderr)
+    return 0
+
+
 def cmd_fake_llm(args: argparse.Namespace, settings: Settings) -> int:
     import dataclasses
 
@@ -187,6 +215,16 @@ def parser() -> argparse.ArgumentParser:
     upgrade.set_defaults(handler=cmd_db_upgrade)
     status = db.add_parser("status", help="list migrations not yet applied (exit 1 if any)")
     status.set_defaults(handler=cmd_db_status)
+
+    storage = commands.add_parser("storage", help="frame storage (STORAGE_URL)").add_subparsers(
+        dest="storage", required=True)
+    orphans = storage.add_parser(
+        "sweep", help="list stored frames no capture row names (left by a crash mid-upload)")
+    orphans.add_argument("--older-than", type=float, default=60, metavar="MINUTES",
+                         help="only objects last written this long ago (default 60: an "
+                         "upload in flight is never an orphan)")
+    orphans.add_argument("--delete", action="store_true", help="remove them")
+    orphans.set_defaults(handler=cmd_storage_sweep)
     return root
 
 

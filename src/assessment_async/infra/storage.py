@@ -14,6 +14,7 @@ import contextlib
 import os
 import secrets
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,6 +40,7 @@ class Storage(Protocol):
     async def delete(self, key: str) -> None: ...
     async def exists(self, key: str) -> bool: ...
     async def check(self, room: int) -> str: ...
+    def stored(self) -> AsyncIterator[tuple[str, datetime]]: ...
 
 
 class LocalUpload:
@@ -108,6 +110,14 @@ class LocalStorage:
 
     async def exists(self, key: str) -> bool:
         return bool(await aiofiles.os.path.exists(self.root / key))
+
+    async def stored(self) -> AsyncIterator[tuple[str, datetime]]:
+        """Every file's key and when it was last written, unfinished uploads (tmp/) too."""
+        for path in await asyncio.to_thread(lambda: sorted(self.root.rglob("*"))):
+            with contextlib.suppress(FileNotFoundError):  # committed or discarded since
+                if path.is_file():
+                    modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+                    yield path.relative_to(self.root).as_posix(), modified
 
 
 def _fsync_dir(path: Path) -> None:
@@ -182,6 +192,14 @@ class ObjectStorage:
         except FileNotFoundError:
             return False
         return True
+
+    async def stored(self) -> AsyncIterator[tuple[str, datetime]]:
+        """Every object's key and when it was last written (a multipart upload not yet
+        completed is no object: the store's lifecycle rule removes its parts)."""
+        with object_store_errors():
+            async for batch in obstore.list(self.store, chunk_size=1000):
+                for meta in batch:
+                    yield meta["path"], meta["last_modified"]
 
     async def check(self, room: int) -> str:
         """For readiness: "ok" when the store answers (a probe key it does not have is an

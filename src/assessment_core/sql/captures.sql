@@ -32,3 +32,7 @@ SELECT id AS capture_id, batch_id, capture_type, assessment_id, assessment_type,
 SELECT storage_key, content_type, size_bytes, sha256
   FROM captures
  WHERE id = :capture_id AND session_id = :session_id;
+
+-- name: select_stored_keys
+-- Which of these storage keys a capture row names (the orphan sweep keeps those).
+SELECT storage_key FROM captures WHERE storage_key = ANY(:keys);
