@@ -1,21 +1,32 @@
-"""Frame store faults: a store that fills up must refuse the batch that does not fit (507
-STORAGE_FULL), keep every batch it acknowledged, and say so at /readyz.
+"""Frame store faults, on both backends. A folder that fills up must refuse the batch that
+does not fit (507 STORAGE_FULL), keep every batch it acknowledged, and say so at /readyz. An
+object store that goes down must be answered 503 STORAGE_UNAVAILABLE with Retry-After and no
+rows, said so at /readyz, and served again when it is back, every acknowledged frame intact.
+One that is slow must slow its uploads only: answers saved beside them stay quick.
 
-The store is real: CAPTURE_DIR on a tmpfs of STORE_MB (mounting needs root, as the bench's
-other privileged steps do), filled by batches of two noise PNGs until it refuses.
+The stores are real: CAPTURE_DIR on a tmpfs of STORE_MB (mounting needs root, as the bench's
+other privileged steps do), filled by batches of two noise PNGs until it refuses; moto's S3
+server on loopback, stopped and started again on its port (its objects live in this
+process, so they outlast the outage), or reached through the bench's delay proxy.
 """
 
 from __future__ import annotations
 
 import hashlib
 import subprocess
-from collections.abc import Callable
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import httpx
 
 from assessment_bench.load.uploads import big_png
 from assessment_bench.reliability.result import FaultResult
 from assessment_bench.reliability.server import Server, Stack
+from assessment_dev.ports import free_port
 
 STORE_MB = 4
 FRAME_MB = 0.45  # two per batch: the store is full after four batches or so
@@ -93,8 +104,184 @@ def fill(server: Server) -> tuple[dict[str, float], list[str]]:
     return figures, problems
 
 
+BUCKET = "fault-frames"
+SLOW_MS = 150  # the delay proxy's, each way, per chunk
+
+
+@contextmanager
+def s3_server() -> Iterator[tuple[str, Callable[[], None], Callable[[], None]]]:
+    """moto's S3 server with a bucket; (endpoint, stop, start again on the same port)."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    running: list[Any] = []
+
+    def start() -> None:
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        running.append(server)
+
+    def stop() -> None:
+        while running:
+            running.pop().stop()
+
+    start()
+    endpoint = f"http://127.0.0.1:{port}"
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="test", aws_secret_access_key="test")
+    if BUCKET not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
+        client.create_bucket(Bucket=BUCKET)
+    try:
+        yield endpoint, stop, start
+    finally:
+        stop()
+
+
+def s3_env(endpoint: str, variant: str) -> dict[str, str]:
+    return {"STORAGE_URL": f"s3://{BUCKET}/{variant}", "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_REGION": "us-east-1", "LOG_LEVEL": "ERROR"}
+
+
+def new_session(http: httpx.Client) -> tuple[str, dict[str, str]]:
+    session = http.post("/api/sessions", json={}).json()
+    return (f"/api/sessions/{session['session_id']}",
+            {"Authorization": f"Bearer {session['token']}"})
+
+
+def upload(http: httpx.Client, base: str, auth: dict[str, str], seed: int) -> httpx.Response:
+    body, headers = multipart_body([big_png(FRAME_MB, seed=seed + n) for n in range(2)])
+    return http.post(f"{base}/captures", content=body, headers=auth | headers)
+
+
+def kept(http: httpx.Client, base: str, auth: dict[str, str],
+         acknowledged: dict[str, str]) -> int:
+    """How many acknowledged frames read back byte for byte."""
+    return sum(hashlib.sha256(http.get(f"{base}/captures/{cid}", headers=auth).content
+                              ).hexdigest() == sha for cid, sha in acknowledged.items())
+
+
+def s3_down(stack: Stack, variant: str) -> FaultResult:
+    problems: list[str] = []
+    with s3_server() as (endpoint, stop, start):
+        server = Server(variant, stack, env=s3_env(endpoint, variant))
+        server.start()
+        try:
+            with httpx.Client(base_url=server.url, timeout=60) as http:
+                base, auth = new_session(http)
+                acknowledged: dict[str, str] = {}
+                for batch in range(2):
+                    answer = upload(http, base, auth, seed=10 * batch)
+                    if answer.status_code != 201:
+                        problems.append(f"before the outage, an upload answered "
+                                        f"{answer.status_code}")
+                        continue
+                    acknowledged |= {c["capture_id"]: c["sha256"]
+                                     for c in answer.json()["captures"]}
+                stop()
+                refused = upload(http, base, auth, seed=90)
+                error = refused.json().get("error", {}) if refused.headers.get(
+                    "content-type", "").startswith("application/json") else {}
+                ready_down = http.get("/readyz").json()
+                rows_down = len(http.get(f"{base}/captures", headers=auth).json())
+                start()
+                again = upload(http, base, auth, seed=70)
+                if again.status_code == 201:
+                    acknowledged |= {c["capture_id"]: c["sha256"]
+                                     for c in again.json()["captures"]}
+                present = kept(http, base, auth, acknowledged)
+                ready_back = http.get("/readyz").json()
+        finally:
+            server.stop()
+    if (refused.status_code, error.get("code")) != (503, "STORAGE_UNAVAILABLE"):
+        problems.append(f"the upload while S3 was down answered {refused.status_code} "
+                        f"{error.get('code')}")
+    elif "retry-after" not in refused.headers:
+        problems.append("the 503 had no Retry-After")
+    if rows_down != 4:
+        problems.append(f"{rows_down} rows during the outage for 4 acknowledged frames")
+    if ready_down.get("storage") != "unavailable":
+        problems.append(f"/readyz during the outage: {ready_down}")
+    if again.status_code != 201 or ready_back.get("storage") != "ok":
+        problems.append(f"once S3 was back: upload {again.status_code}, /readyz {ready_back}")
+    lost = len(acknowledged) - present
+    if lost:
+        problems.append(f"{lost} acknowledged frames missing or changed")
+    figures: dict[str, float] = {"acknowledged": len(acknowledged), "present": present,
+                                 "lost": lost, "refused_status": refused.status_code}
+    return FaultResult("s3-down", variant, not problems, figures, "; ".join(problems))
+
+
+def s3_slow(stack: Stack, variant: str) -> FaultResult:
+    """Four uploads at once through a store SLOW_MS away per chunk, and answers saved beside
+    them: the uploads take longer, the saves do not wait for them."""
+    problems: list[str] = []
+    with s3_server() as (endpoint, _, _):
+        port = free_port()
+        target = endpoint.removeprefix("http://")
+        proxy = subprocess.Popen([sys.executable, "-m", "assessment_bench.load.delay_proxy",
+                                  "--listen", str(port), "--target", target,
+                                  "--delay-ms", str(SLOW_MS)])
+        server = Server(variant, stack, env=s3_env(f"http://127.0.0.1:{port}", variant))
+        try:
+            time.sleep(0.5)
+            server.start()
+            with httpx.Client(base_url=server.url, timeout=120) as http:
+                sessions = [new_session(http) for _ in range(5)]
+                answers: list[httpx.Response] = []
+
+                def send(index: int) -> None:
+                    base, auth = sessions[index]
+                    with httpx.Client(base_url=server.url, timeout=120) as own:
+                        answers.append(upload(own, base, auth, seed=20 * index))
+
+                uploads = [threading.Thread(target=send, args=(i,)) for i in range(4)]
+                started = time.monotonic()
+                for thread in uploads:
+                    thread.start()
+                base, auth = sessions[4]
+                saves: list[tuple[int, float]] = []
+                while any(t.is_alive() for t in uploads) and len(saves) < 200:
+                    begun = time.monotonic()
+                    saved = http.put(f"{base}/phq/responses/{len(saves) % 9 + 1}",
+                                     headers=auth, json={"answer": 1})
+                    saves.append((saved.status_code, time.monotonic() - begun))
+                    time.sleep(0.05)
+                for thread in uploads:
+                    thread.join()
+                upload_s = time.monotonic() - started
+                acknowledged = {c["capture_id"]: c["sha256"] for a in answers
+                                if a.status_code == 201 for c in a.json()["captures"]}
+                present = sum(kept(http, b, a, acknowledged) for b, a in sessions[:4]
+                              ) if acknowledged else 0
+        finally:
+            server.stop()
+            proxy.terminate()
+            proxy.wait(10)
+    statuses = sorted(a.status_code for a in answers)
+    if statuses != [201] * 4:
+        problems.append(f"uploads through the slow store answered {statuses}")
+    slowest = max((seconds for _, seconds in saves), default=0.0)
+    if not saves or any(status != 200 for status, _ in saves) or slowest > 1.0:
+        problems.append(f"saves beside the uploads: {len(saves)}, statuses "
+                        f"{sorted({s for s, _ in saves})}, slowest {slowest:.2f} s")
+    lost = len(acknowledged) - present
+    if lost:
+        problems.append(f"{lost} acknowledged frames missing or changed")
+    figures: dict[str, float] = {"uploads_s": round(upload_s, 2), "saves": len(saves),
+                                 "slowest_save_ms": round(1000 * slowest, 1),
+                                 "acknowledged": len(acknowledged), "lost": lost}
+    return FaultResult("s3-slow", variant, not problems, figures, "; ".join(problems))
+
+
 STORAGE_FAULTS: dict[str, tuple[Callable[[Stack, str], FaultResult], str]] = {
     "disk-full": (disk_full, f"frames sent into a {STORE_MB} MB store until it is full: every "
                   "acknowledged frame kept, the batch that does not fit refused with 507 "
                   "STORAGE_FULL and no rows, /readyz says full"),
+    "s3-down": (s3_down, "the S3 server stopped between uploads, then started again: the "
+                "upload meanwhile answered 503 STORAGE_UNAVAILABLE with Retry-After and no "
+                "rows, /readyz says unavailable, then ok; every acknowledged frame kept"),
+    "s3-slow": (s3_slow, f"four uploads through an S3 server {SLOW_MS} ms away per chunk: "
+                "all stored, and answers saved beside them within 1 s each"),
 }
