@@ -117,6 +117,8 @@ class Settings(BaseSettings):
     twin_autocommit: bool = False
     twin_lean_chat: bool = False  # a chat starts in the ASGI app's two statements, not five
     twin_batch_writes: bool = False  # one write per upstream read, not one per token
+    # The ASGI app's body timeouts (BODY_TIMEOUT, UPLOAD_*): Gunicorn has none of its own.
+    twin_body_timeouts: bool = False
     twin_llm_client: Literal["requests", "geventhttpclient", "httpx"] = "requests"
 
     @field_validator("cors_origins", mode="before")

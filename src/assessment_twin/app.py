@@ -13,6 +13,7 @@ from assessment_core.web import (
     PRIVATE_HEADERS,
     PRIVATE_PREFIX,
 )
+from assessment_twin.body_timeouts import BodyTimeouts
 from assessment_twin.db import make_engine
 from assessment_twin.http import APIRequest, OrjsonProvider, register_error_handlers
 from assessment_twin.llm_client import SyncLLMClient
@@ -62,6 +63,8 @@ def create_app(settings: Settings, phase2: bool | None = None) -> Flask:
 
     for blueprint in (page.bp, phq.bp, instruments.bp, chat.bp, captures.bp):
         app.register_blueprint(blueprint)
+    if settings.twin_body_timeouts:
+        app.wsgi_app = BodyTimeouts(app.wsgi_app, settings)  # type: ignore[method-assign]
 
     @app.after_request
     def _private(response: Response) -> Response:

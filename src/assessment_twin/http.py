@@ -24,6 +24,7 @@ from assessment_core.errors import (
     validation_error,
 )
 from assessment_core.tokens import check_owner, token_hash_from_header
+from assessment_twin.body_timeouts import TIMED_OUT
 from assessment_twin.db import database_unavailable
 from assessment_twin.services.sessions import SessionService
 
@@ -84,7 +85,8 @@ DRAIN_LIMIT = 1024 * 1024
 
 
 def error_response(error: APIError) -> Response:
-    if 0 < (request.content_length or 0) <= DRAIN_LIMIT:
+    timed_out = request.environ.get(TIMED_OUT)  # the rest of that body is not coming
+    if 0 < (request.content_length or 0) <= DRAIN_LIMIT and not timed_out:
         while request.stream.read(65536):
             pass
     response = cast(Response, current_app.json.response(error.body()))
