@@ -63,8 +63,10 @@ def test_a_killed_worker_is_replaced_and_nothing_acknowledged_is_lost(stack: Sta
     assert 0 < figures["seconds_to_serve_again"] < 10, held(result)
 
 
-def test_postgres_restart_loses_nothing_and_heals_by_itself(own_stack: Stack) -> None:
-    result = postgres_restart(own_stack, VARIANT)
+@pytest.mark.parametrize("variant", [VARIANT, "gevent-tuned"])  # the twin retries too
+def test_postgres_restart_loses_nothing_and_heals_by_itself(own_stack: Stack,
+                                                            variant: str) -> None:
+    result = postgres_restart(own_stack, variant)
     assert result.passed, held(result)
     wrote_enough(result)
     figures = result.figures

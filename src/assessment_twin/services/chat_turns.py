@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from assessment_core.chat import (
     KEEPALIVE,
+    SAVE_RETRY_SECONDS,
     StreamResult,
     UpstreamError,
     build_prompt,
@@ -30,6 +32,7 @@ from assessment_core.chat import (
 )
 from assessment_core.settings import Settings
 from assessment_twin import phase2
+from assessment_twin.db import database_unavailable
 from assessment_twin.http import require_session
 from assessment_twin.llm_client import SyncLLMClient
 from assessment_twin.phase2 import call
@@ -175,11 +178,17 @@ class FirstItem(Generic[T]):
 
 def store(turn_id: UUID, parts: list[str], status: str, error_code: str | None,
           result: StreamResult) -> bool:
-    """Write the turn's end; False (logged) when the database refused."""
-    try:
-        LLMConversationService.finish_turn(turn_id, "".join(parts), status, error_code,
-                                           result.completion_tokens)
-    except Exception:
-        log.exception("could not store the end of turn %s", turn_id)
-        return False
-    return True
+    """Write the turn's end; False (logged) when the database refused. As in the ASGI app,
+    a database restarting mid-stream is waited for (SAVE_RETRY_SECONDS), rather than leave
+    the turn `streaming`, which refuses the session's next chat until it goes stale."""
+    deadline = time.monotonic() + SAVE_RETRY_SECONDS
+    while True:
+        try:
+            LLMConversationService.finish_turn(turn_id, "".join(parts), status, error_code,
+                                               result.completion_tokens)
+            return True
+        except Exception as error:
+            if not database_unavailable(error) or time.monotonic() > deadline:
+                log.exception("could not store the end of turn %s", turn_id)
+                return False
+        time.sleep(0.25)  # a greenlet's sleep under gevent (monkey-patched)
