@@ -68,13 +68,14 @@ class Mode:
 
 
 ALL_VARIANTS = ("asgi", "asgi-naive", "asgi-hypercorn", "asgi-granian", "asgi-proxied",
-                "asgi-no-group-commit", "gthread", "gevent", "gevent-green", "gevent-phase2",
-                "gevent-tuned", "gevent-tuned-no-group-commit")
+                "asgi-pgbouncer", "asgi-no-group-commit", "gthread", "gevent", "gevent-green",
+                "gevent-phase2", "gevent-tuned", "gevent-tuned-no-group-commit")
 
-# The fault suite's variants in a full run: every app, server and runtime. Not the proxied
-# one (the suite's faults are the app's; the topology test kills replicas behind nginx), nor
-# the group-commit switches, left out so that the run keeps its time: without its writer a
-# save takes the one-statement path the suite already checks on gevent-green.
+# The fault suite's variants in a full run: every app, server and runtime. Not those with a
+# deployment's hops (the suite's faults are the app's; the topology test kills replicas
+# behind nginx), nor the group-commit switches, left out so that the run keeps its time:
+# without its writer a save takes the one-statement path the suite already checks on
+# gevent-green.
 FAULT_VARIANTS = ("asgi", "asgi-naive", "asgi-hypercorn", "asgi-granian", "gthread", "gevent",
                   "gevent-green", "gevent-phase2", "gevent-tuned")
 
@@ -88,6 +89,7 @@ FULL_TIERS = {
     "asgi-granian": ("phq-save", "camera-upload"),
     # The extra hops of a deployment: saves, streams and uploads through nginx (and PgBouncer).
     "asgi-proxied": ("phq-save", "chat-stream", "camera-upload"),
+    "asgi-pgbouncer": ("phq-save",),  # the pooler alone: only saves reach it
     "asgi-no-group-commit": GROUP_COMMIT, "gevent-tuned-no-group-commit": GROUP_COMMIT,
 }
 

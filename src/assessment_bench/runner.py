@@ -337,8 +337,8 @@ class Bench:
                  reset: bool = True) -> Iterator[tuple[subprocess.Popen[bytes], str, str]]:
         """The variant's server on the server core, on fresh data (unless `reset` is off:
         servers started together share one reset); (process, base URL, metrics URL). A
-        proxied variant reaches PostgreSQL through PgBouncer and is reached through nginx,
-        both on the helper core(s)."""
+        variant with hops reaches PostgreSQL through PgBouncer, or is reached through nginx,
+        or both, each on the helper core(s)."""
         variant = VARIANTS[name]
         if reset:
             asyncio.run(_reset(reset_url or db_url))
@@ -348,7 +348,7 @@ class Bench:
         self.serves += 1
         log_path = self.work / f"{name}-{self.serves}.log"
         with ExitStack() as hops, open(log_path, "wb") as log:
-            if variant.proxied:
+            if "pgbouncer" in variant.hops:
                 db_url = hops.enter_context(running_pgbouncer(db_url, prefix=PIN_OTHERS))
             # Every variant gets the same settings. The chat scenarios send turns back to
             # back from each session, far above a participant's pace, so the per-minute cap
@@ -367,7 +367,7 @@ class Bench:
             try:
                 wait_ready(process, port)
                 base = f"http://127.0.0.1:{port}"
-                if variant.proxied:
+                if "nginx" in variant.hops:
                     # Every bench participant comes from one address: no per-address cap.
                     base = hops.enter_context(running_nginx(
                         [f"127.0.0.1:{port}"], session_rate="100000r/s", session_burst=100000,

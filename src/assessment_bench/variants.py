@@ -27,9 +27,9 @@ class Variant:
     description: str
     family: str  # "asgi" or "twin"
     env: dict[str, str] = field(default_factory=dict)
-    # Served behind nginx, with PgBouncer before PostgreSQL (assessment_dev/topology.py):
-    # the deployment's hops, measured against the same app direct.
-    proxied: bool = False
+    # A deployment's hops in front of it (assessment_dev/topology.py), measured against the
+    # same app direct: "pgbouncer" before PostgreSQL, "nginx" before the server.
+    hops: tuple[str, ...] = ()
 
     def command(self, port: int, workers: int) -> list[str]:
         python = sys.executable
@@ -74,7 +74,10 @@ VARIANTS = {v.name: v for v in (
     Variant("asgi-granian", "the asgi app on Granian", "asgi"),
     Variant("asgi-proxied", "the asgi app behind nginx, with PgBouncer (transaction mode) "
             "before PostgreSQL: a deployment's hops", "asgi",
-            {"DB_STATEMENT_CACHE_SIZE": "0"}, proxied=True),
+            {"DB_STATEMENT_CACHE_SIZE": "0"}, hops=("pgbouncer", "nginx")),
+    Variant("asgi-pgbouncer", "the asgi app with PgBouncer (transaction mode) before "
+            "PostgreSQL, no statement cache: the pooler's own cost", "asgi",
+            {"DB_STATEMENT_CACHE_SIZE": "0"}, hops=("pgbouncer",)),
     Variant("asgi-no-group-commit", "the asgi app with each save its own statement "
             "(GROUP_COMMIT=0)", "asgi", {"GROUP_COMMIT": "0"}),
     Variant("gthread", "Flask twin, gunicorn -k gthread, 32 threads: before the plan", "twin",

@@ -30,6 +30,7 @@ def test_each_tier_of_variant_runs_what_shows_its_difference(tmp_path: Path) -> 
     # The deployment's hops: saves, streams and uploads through them.
     assert bench.scenarios_of("asgi-proxied", 1) == ["phq-save", "chat-stream",
                                                      "camera-upload"]
+    assert bench.scenarios_of("asgi-pgbouncer", 1) == ["phq-save"]
     # The pitfalls: where their pitfall shows.
     assert bench.scenarios_of("gevent-phase2", 3) == ["phq-save", "chat-stream",
                                                       "camera-upload", "db-latency"]
