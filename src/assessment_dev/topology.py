@@ -142,10 +142,10 @@ def running_nginx(app_servers: Sequence[str], *, session_rate: str = SESSION_RAT
         f"  include {folder}/assessment.conf;\n"
         "}\n")
     log = folder / "error.log"
-    log.touch()
-    process = subprocess.Popen([*prefix, program, "-p", str(folder), "-c",
-                                str(folder / "nginx.conf")],
-                               stdout=subprocess.DEVNULL, stderr=open(log, "ab"))
+    with open(log, "ab") as errors:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen([*prefix, program, "-p", str(folder), "-c",
+                                    str(folder / "nginx.conf")],
+                                   stdout=subprocess.DEVNULL, stderr=errors)
     try:
         wait_listening(port, process, log, "nginx")
         yield f"http://127.0.0.1:{port}"

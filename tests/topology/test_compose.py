@@ -63,7 +63,7 @@ def test_the_replicas_use_the_pooler_the_object_store_and_a_private_metrics_port
     prometheus = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
     [target] = prometheus["scrape_configs"][0]["dns_sd_configs"]
     assert target["port"] == int(env["METRICS_PORT"]) and target["names"] == ["app"]
-    # Migrations go straight to PostgreSQL: their advisory lock is a session's.
+    # Migrations go straight to PostgreSQL, holding none of the pooler's backends.
     assert "@postgres:5432/" in SERVICES["migrate"]["environment"]["DATABASE_URL"]
     nginx = SERVICES["nginx"]["environment"]
     template = (ROOT / "deploy/nginx/assessment.conf.template").read_text()

@@ -6,8 +6,8 @@ import asyncio
 
 from alembic import context
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from assessment_core.migrate import migration_engine
 from assessment_core.tables import metadata
 
 config = context.config
@@ -27,7 +27,7 @@ def do_run_migrations(connection: Connection) -> None:
 
 
 async def run_async_migrations() -> None:
-    engine = create_async_engine(config.get_main_option("sqlalchemy.url") or "")
+    engine = migration_engine(config.get_main_option("sqlalchemy.url") or "")
     async with engine.connect() as connection:
         await connection.run_sync(do_run_migrations)
     await engine.dispose()
