@@ -4,6 +4,7 @@
                          [--repeats N] [--out DIR] [--baseline VARIANT]
                          [--profile [VARIANT ...]] [--reliability | --no-reliability]
     assessment-bench reliability [--variants ...] [--faults ...] [--out DIR] [--docs PAGE]
+    assessment-bench sweep [--variants ...] [--repeats 2] [--out bench/sweeps/latest.json]
     assessment-bench compare A B
     assessment-bench report RUN_DIR
     assessment-bench serve VARIANT [--port 8000] [--workers 1]
@@ -70,6 +71,11 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     config = RunConfig(mode=mode, variants=args.variants or list(mode.variants),
                        scenarios=args.scenarios or list(mode.scenarios),
                        repeats=args.repeats or mode.repeats, out=out, baseline=args.baseline)
+    if mode.name == "full":
+        from assessment_bench import sweep
+
+        # The tuning step's recorded choice: each swept variant at its best setting.
+        config.overrides = {v: o for v, o in sweep.overrides().items() if v in config.variants}
     if args.profile is not None:  # `--profile` alone: every variant of the run
         config.profile = tuple(args.profile or config.variants)
         if not_run := [v for v in config.profile if v not in config.variants]:
@@ -150,6 +156,17 @@ def cmd_variants(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
+    from assessment_bench import sweep
+
+    out = Path(args.out) if args.out else sweep.LATEST
+    document = sweep.sweep(args.variants or list(sweep.GRID), args.repeats, out)
+    for variant, choice in document["best"].items():
+        print(f"{variant}: {choice['setting'] or 'the default'} (score {choice['score']})")
+    print(f"sweep: {out}", flush=True)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="assessment-bench", description=__doc__.split("\n")[0])
     commands = root.add_subparsers(dest="command", required=True)
@@ -189,6 +206,15 @@ def parser() -> argparse.ArgumentParser:
     reliability.add_argument("--docs", metavar="PAGE",
                              help="write the table into this page, e.g. docs/reliability.md")
     reliability.set_defaults(handler=cmd_reliability)
+    from assessment_bench.sweep import GRID
+
+    tuning = commands.add_parser(
+        "sweep", help="the tuning step: each variant's pool size (and gthread's threads) "
+        "swept; `run --full` then runs each at its best")
+    tuning.add_argument("--variants", nargs="+", choices=list(GRID))
+    tuning.add_argument("--repeats", type=int, default=2)
+    tuning.add_argument("--out", help="default: bench/sweeps/latest.json, which --full reads")
+    tuning.set_defaults(handler=cmd_sweep)
     comparison = commands.add_parser("compare", help="two runs side by side")
     comparison.add_argument("a")
     comparison.add_argument("b")

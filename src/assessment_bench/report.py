@@ -34,7 +34,8 @@ def rerender(folder: Path) -> Path:
     run = document["run"]
     config = RunConfig(mode=MODES[run["mode"]], variants=run["variants"],
                        scenarios=run["scenarios"], repeats=run["repeats"], out=folder,
-                       baseline=run["baseline"], profile=tuple(run.get("profile", ())))
+                       baseline=run["baseline"], profile=tuple(run.get("profile", ())),
+                       overrides=run.get("overrides", {}))
     for result in document["results"]:  # the profile code may have changed too
         if (stacks := folder / result.get("profile", {}).get("file", "-")).is_file():
             result["profile"] |= profiling.save_portable(stacks.read_text(), stacks)
@@ -65,6 +66,7 @@ def build(config: RunConfig, record: Record,
             "profile": list(config.profile),
             "interrupted": record.interrupted,
             "settings": {k: v for k, v in vars(config.mode).items() if k != "variants"},
+            "overrides": config.overrides,
         },
         "environment": record.environment,
         "variant_configs": variant_configs

@@ -78,6 +78,9 @@ class RunConfig:
     out: Path
     baseline: str = "gevent-green"
     profile: tuple[str, ...] = ()  # variants sampled with py-spy in their first repeat
+    # Settings per variant on top of its own (the tuning step's: sweep.py), e.g.
+    # {"gthread": {"THREADS": "128"}}.
+    overrides: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -175,9 +178,6 @@ class Bench:
 
     def run(self) -> Record:
         config = self.config
-        # The bench itself (its sampler wakes ten times a second) stays off the server's core.
-        os.sched_setaffinity(0, set(range(1, os.cpu_count() or 2)) or {0})
-        settings = Settings()
         rounds = max(1, config.mode.paired_rounds)
         total = sum(len(self.scenarios_of(name, repeat))
                     + (rounds - 1) * (PAIRED_SCENARIO in self.scenarios_of(name, repeat))
@@ -190,15 +190,8 @@ class Bench:
                 f"py-spy sampled {', '.join(config.profile)} in a repeat of their own "
                 f"(repeat 0, {profiling.RATE} samples/s, stopping the server's threads for "
                 "each); its figures are left out of every median and ratio.")
-        with ExitStack() as stack:
-            try:
-                db_url, pg_version = stack.enter_context(bench_database(settings))
-                llm_url = stack.enter_context(running_fake_llm(*FAKE_LLM_PROFILE,
-                                                               prefix=PIN_OTHERS))
-                self.llm_url = llm_url
-                self.record.environment = environment.describe(SERVER_CORE, OTHER_CORES,
-                                                               pg_version)
-                fake_pid = self._fake_llm_pid()
+        try:
+            with self.helpers() as (db_url, llm_url, fake_pid):
                 # Repeat 0 is the profiled variants' alone: sampling slows a server, so its
                 # figures never reach a median.
                 for repeat in range(0 if config.profile else 1, config.repeats + 1):
@@ -212,22 +205,43 @@ class Bench:
                         step = self._rounds(order, repeat, db_url, llm_url, fake_pid, step,
                                             total)
                     for name in order if repeat else config.profile:
-                        try:
-                            step = self._variant(name, repeat, db_url, llm_url, fake_pid, step,
-                                                 total)
-                        except (RuntimeError, OSError, httpx.HTTPError,
-                                asyncpg.PostgresError) as error:
-                            # One variant failing to start or serve must not end the run.
-                            self.record.caveats.append(
-                                f"{name} (repeat {repeat}) could not be measured: {error}")
-                            say(f"{name} (repeat {repeat}): could not be measured: {error}")
-            except KeyboardInterrupt:
-                self.record.interrupted = True
-                self.record.caveats.append("The run was interrupted; figures are partial.")
-                say("interrupted: stopping everything and writing what was measured")
+                        step = self.measure_variant(name, repeat, db_url, llm_url, fake_pid,
+                                                    step, total)
+        except KeyboardInterrupt:
+            self.record.interrupted = True
+            self.record.caveats.append("The run was interrupted; figures are partial.")
+            say("interrupted: stopping everything and writing what was measured")
+        return self.record
+
+    @contextmanager
+    def helpers(self) -> Iterator[tuple[str, str, int]]:
+        """PostgreSQL (fresh bench database) and the fake LLM on the helper core(s), with the
+        bench itself off the server's core, for as long as a run lasts; (database URL, LLM
+        URL, the fake LLM's pid). The run's scratch folder is removed after."""
+        # The bench itself (its sampler wakes ten times a second) stays off the server's core.
+        os.sched_setaffinity(0, set(range(1, os.cpu_count() or 2)) or {0})
+        with ExitStack() as stack:
+            try:
+                db_url, pg_version = stack.enter_context(bench_database(Settings()))
+                llm_url = stack.enter_context(running_fake_llm(*FAKE_LLM_PROFILE,
+                                                               prefix=PIN_OTHERS))
+                self.llm_url = llm_url
+                self.record.environment = environment.describe(SERVER_CORE, OTHER_CORES,
+                                                               pg_version)
+                yield db_url, llm_url, self._fake_llm_pid()
             finally:
                 shutil.rmtree(self.work, ignore_errors=True)
-        return self.record
+
+    def measure_variant(self, name: str, repeat: int, db_url: str, llm_url: str,
+                        fake_pid: int, step: int, total: int) -> int:
+        """The variant's scenarios of this repeat; one that fails to start or serve is a
+        caveat, and the run goes on."""
+        try:
+            return self._variant(name, repeat, db_url, llm_url, fake_pid, step, total)
+        except (RuntimeError, OSError, httpx.HTTPError, asyncpg.PostgresError) as error:
+            self.record.caveats.append(f"{name} (repeat {repeat}) could not be measured: {error}")
+            say(f"{name} (repeat {repeat}): could not be measured: {error}")
+            return step
 
     def _fake_llm_pid(self) -> int:
         import psutil
@@ -361,7 +375,8 @@ class Bench:
                    "CAPTURE_DIR": str(captures), "LOG_LEVEL": "ERROR",
                    "CHAT_TURNS_PER_MINUTE": "0", "LLM_MAX_STREAMS": str(CHAT_STREAM_ROOM),
                    "WORKER_CONNECTIONS": str(CHAT_STREAM_ROOM), "KEEPALIVE_TIMEOUT": "60",
-                   "LLM_READ_TIMEOUT": "120", "METRICS_PORT": str(metrics_port)}
+                   "LLM_READ_TIMEOUT": "120", "METRICS_PORT": str(metrics_port)} \
+                | self.config.overrides.get(name, {})
             process = start(variant, port, env=env, prefix=PIN_SERVER, stdout=log,
                             stderr=subprocess.STDOUT)
             try:
