@@ -2,8 +2,13 @@
 uses) against aiobotocore, each streaming frames the way the app does (a multipart upload in
 parts of STORAGE_PART_BYTES, or one PUT for a frame under one part), to moto's S3 server.
 
-    .venv/bin/pip install aiobotocore     # not a dependency of the project: this one-off's
-    .venv/bin/python bench/object_store_clients.py [--frames 64] [--mb 5] [--concurrency 8]
+    pip install --target /tmp/aiobotocore aiobotocore    # not a dependency of the project
+    PYTHONPATH=/tmp/aiobotocore:src .venv/bin/python bench/object_store_clients.py \
+        [--frames 64] [--mb 5] [--concurrency 8]
+
+aiobotocore goes to a folder of its own: each release pins botocore to one minor version,
+and the one of its latest release (3.10, botocore 1.43) is older than the botocore the lock
+holds for boto3 and moto (1.44), so it cannot share the project's environment.
 
 The client runs on core 0; moto's server (in its own process) on the other core(s), so its
 own cost, which is most of the wall time, is not the client's. Each client uploads the same
@@ -25,7 +30,8 @@ import time
 from typing import Any
 
 from assessment_dev.ports import free_port
-from common import OTHER_CORES, SERVER_CORE
+
+SERVER_CORE, OTHER_CORES = "0", "1"  # the client where the app would be; moto beside it
 
 MIB = 1024 * 1024
 PART = 8 * MIB  # STORAGE_PART_BYTES' default
@@ -87,6 +93,23 @@ async def with_aiobotocore(endpoint: str, frames: list[bytes], concurrency: int)
         await asyncio.gather(*(one(n, d) for n, d in enumerate(frames)))
 
 
+async def make_bucket(endpoint: str) -> None:
+    from aiobotocore.session import get_session  # type: ignore[import-not-found,unused-ignore]
+
+    deadline = time.monotonic() + 20
+    async with get_session().create_client(
+            "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
+            aws_secret_access_key="test") as s3:
+        while True:
+            try:
+                await s3.create_bucket(Bucket=BUCKET)
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--frames", type=int, default=64)
@@ -97,22 +120,12 @@ def main() -> None:
     port = free_port()
     moto = subprocess.Popen(["taskset", "-c", OTHER_CORES, sys.executable, "-m",
                              "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            # moto with the project's own botocore, not aiobotocore's
+                            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     endpoint = f"http://127.0.0.1:{port}"
     try:
-        import boto3
-
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                             aws_access_key_id="test", aws_secret_access_key="test",
-                             ).create_bucket(Bucket=BUCKET)
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+        asyncio.run(make_bucket(endpoint))
         os.sched_setaffinity(0, {int(SERVER_CORE)})  # the client where the app would be
         frames = [os.urandom(int(args.mb * MIB)) for _ in range(args.frames)]
         megabytes = args.frames * args.mb
