@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 SCENARIOS = ("phq-save", "phq-open", "chat-stream", "hol", "camera-upload", "assessment-flow",
-             "db-latency", "growth")
+             "db-latency", "growth", "overload")
+# What --quick and --full measure unless told: overload (chats churning past capacity beside
+# a save probe) runs when asked for (--scenarios overload) until it has its place in the
+# reference run's time.
+MEASURED = tuple(s for s in SCENARIOS if s != "overload")
 
 
 @dataclass(frozen=True)
@@ -58,13 +62,19 @@ class Mode:
     # grows slowly shows only then. Failing, the load a tenth lower is tried (up to three
     # times). 0: no confirmation (the figure says so).
     open_confirm_seconds: float = 0
+    # overload: chats offered at these multiples of the worker's chat capacity (chat-stream's
+    # chats/s, or overload_capacity when chat-stream did not run first), each step this long,
+    # the save probe (hol_probe_rate) beside them.
+    overload_factors: tuple[float, ...] = (0.5, 1.0, 2.0, 3.0)
+    overload_seconds: float = 10
+    overload_capacity: float = 200
     # The variants the fault suite runs on with this mode (empty: every variant measured).
     fault_variants: tuple[str, ...] = ()
     # The profiled repeat (repeat 0, py-spy) samples where the time goes in these alone.
     profile_scenarios: tuple[str, ...] = ("phq-save", "chat-stream", "camera-upload",
                                           "db-latency")
     once_scenarios: tuple[str, ...] = ("growth",)
-    scenarios: tuple[str, ...] = SCENARIOS  # what a run measures unless told otherwise
+    scenarios: tuple[str, ...] = MEASURED  # what a run measures unless told otherwise
 
 
 ALL_VARIANTS = ("asgi", "asgi-naive", "asgi-hypercorn", "asgi-granian", "asgi-proxied",
@@ -102,13 +112,15 @@ MODES = {
                   hol_open_seconds=1, uploads=2, upload_mb=1, upload_rounds=10,
                   flow_start=2, flow_limit=2, flow_seconds=3,
                   growth_connections=(4, 16), growth_seconds=1, growth_held=(20,),
-                  paired_rounds=1),
+                  paired_rounds=1, scenarios=SCENARIOS, overload_factors=(1.0,),
+                  overload_seconds=2, overload_capacity=5),
     # A first look in about six minutes: the rewrite against the plan as written, twice, so
     # every figure has an interval; coarse knees (within 35%), short steps, no growth curves.
     "quick": Mode("quick", seconds=3, repeats=2, variants=("asgi", "gevent-green"),
                   open_start=250, open_limit=8000, open_seconds=3, knee_precision=0.35,
                   hol_seconds=3, hol_open_seconds=3, flow_start=50, flow_limit=1600,
-                  flow_seconds=4, scenarios=SCENARIOS[:-1], paired_rounds=1),
+                  flow_seconds=4, scenarios=tuple(s for s in MEASURED if s != "growth"),
+                  paired_rounds=1),
     # The reference: every variant, three repeats (the intervals), knees within 5%; the
     # pitfall variants only where their pitfall shows, the other ASGI servers only what a
     # server changes. See the README for why each scenario lasts what it does, so that the

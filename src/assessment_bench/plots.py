@@ -115,6 +115,9 @@ def make_plots(out: Path, summary: dict[str, Any], results: list[dict[str, Any]]
     growing = _by_variant(results, "growth")
     if growing:
         made.append(_growth(out / "growth.png", growing))
+    overloaded = _by_variant(results, "overload")
+    if overloaded:
+        made.append(_overload(out / "overload.png", overloaded))
     profiled = [r for r in results if r.get("profile", {}).get("layers")]
     if profiled:
         made.append(_layers(out / "profile.png", profiled))
@@ -219,4 +222,22 @@ def _layers(path: Path, profiled: list[dict[str, Any]]) -> Path:
     axis.set_xlabel("% of the server's working samples (py-spy, first repeat)")
     axis.set_title("Where the server's time goes, by layer of code")
     axis.legend(fontsize=7, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.18))
+    return _save(figure, path)
+
+
+def _overload(path: Path, runs: dict[str, list[dict[str, Any]]]) -> Path:
+    """Save p99 and chat goodput against the chats offered (first repeat, per variant)."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for variant, figures in runs.items():
+        steps = figures[0]["steps"]
+        offered = [s["offered_chats_per_s"] for s in steps]
+        left.plot(offered, [s["probe"]["p99_ms"] for s in steps], marker="o", label=variant)
+        right.plot(offered, [s["chats"].get("goodput_per_s", 0.0) for s in steps], marker="o",
+                   label=variant)
+    left.set_yscale("log")
+    left.set_title("save p99 beside the chats, ms (log)")
+    right.set_title("chats completed per second (goodput)")
+    for axis in (left, right):
+        axis.set_xlabel("chats offered per second (sessions and chats back to back)")
+    right.legend(fontsize=8)
     return _save(figure, path)

@@ -40,6 +40,8 @@ HEADLINES = {
     "assessment-flow": ("knee_flows_per_min", "flows/min within SLOs (knee)", True),
     "db-latency": ("saves_per_s", "saves/s with a slow database link", True),
     "growth": ("saves_per_s", "saves/s at the most connections tried", True),
+    "overload": ("save_p99_ms_up_to_2x", "ms, a save's p99 beside chats offered up to twice "
+                 "the worker's capacity", False),
 }
 
 
@@ -51,6 +53,7 @@ MOST_SAVES_PER_S = 10_000
 # time, so a late generator can only make a server look slower; a tenth of the SLO keeps that
 # error small beside what the SLO allows.
 GENERATOR_LATE_SHARE_OF_SLO = 0.1
+OVERLOAD_LEAD = 2.0  # seconds of churn before the save probe starts
 
 
 @dataclass
@@ -306,6 +309,33 @@ def held_memory(t: Target, kind: str, count: int) -> Figures:
             "kib_each": round(per / 1024, 1) if per is not None else None}
 
 
+def overload(t: Target) -> tuple[Figures, float]:
+    """Chats offered from below to well above what the worker carries, streams starting and
+    ending all the time (each participant a session and a chat back to back), a save probe
+    beside them at a fixed rate. Per offered load: the probe's latency, chats completed per
+    second, chats refused and how fast. The headline is the worst save p99 at any load up to
+    twice the worker's chat capacity (chat-stream's chats/s, if measured first)."""
+    mode = t.mode
+    capacity = t.hints.get("chat-stream") or mode.overload_capacity
+    steps: list[Figures] = []
+    for factor in mode.overload_factors:
+        rate = max(1.0, round(factor * capacity))
+        churn = subprocess.Popen(
+            [*t.loadgen_prefix, sys.executable, "-m", "assessment_bench.load.churn", t.base,
+             "--rate", str(rate), "--seconds", str(mode.overload_seconds + OVERLOAD_LEAD)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(OVERLOAD_LEAD)  # the churn at its pace before the probe starts
+        probe = open_loop(t, mode.hol_probe_rate, mode.overload_seconds)
+        out, err = churn.communicate(timeout=900)
+        chats = json.loads(out.strip().splitlines()[-1]) if out.strip() else {"error": err[-500:]}
+        steps.append({"factor": factor, "offered_chats_per_s": rate, "probe": probe,
+                      "chats": chats})
+    within = [s for s in steps if s["factor"] <= 2] or steps
+    worst = max(s["probe"]["p99_ms"] for s in within)
+    return {"capacity_chats_per_s": capacity, "steps": steps,
+            "save_p99_ms_up_to_2x": worst}, float(worst)
+
+
 RUNNERS: dict[str, Callable[[Target], tuple[Figures, float]]] = {
     "phq-save": phq_save,
     "phq-open": phq_open,
@@ -315,4 +345,5 @@ RUNNERS: dict[str, Callable[[Target], tuple[Figures, float]]] = {
     "assessment-flow": assessment_flow,
     "db-latency": phq_save,  # the same saturation, against a server whose database is slow
     "growth": growth,
+    "overload": overload,
 }

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assessment_bench.modes import MODES, SCENARIOS
+from assessment_bench.modes import MEASURED, MODES
 from assessment_bench.runner import Bench, RunConfig
 
 
 def plan(tmp_path: Path) -> Bench:
     mode = MODES["full"]
-    return Bench(RunConfig(mode=mode, variants=list(mode.variants), scenarios=list(SCENARIOS),
+    return Bench(RunConfig(mode=mode, variants=list(mode.variants), scenarios=list(MEASURED),
                            repeats=mode.repeats, out=tmp_path,
                            profile=("asgi", "gevent-green")))
 
@@ -19,7 +19,7 @@ def test_each_tier_of_variant_runs_what_shows_its_difference(tmp_path: Path) -> 
     bench = plan(tmp_path)
     # The rewrite, the plan, the best honest gevent app and the threaded baseline: all.
     for name in ("asgi", "gevent-green", "gevent-tuned", "gthread"):
-        assert bench.scenarios_of(name, 1) == list(SCENARIOS)
+        assert bench.scenarios_of(name, 1) == list(MEASURED)
         assert "growth" not in bench.scenarios_of(name, 2)  # curves are drawn once
     # The other servers: what a server changes, knee included; no whole assessment.
     assert bench.scenarios_of("asgi-hypercorn", 1) == ["phq-save", "phq-open", "chat-stream",
