@@ -115,12 +115,12 @@ MODES = {
                   paired_rounds=1, scenarios=SCENARIOS, overload_factors=(1.0,),
                   overload_seconds=2, overload_capacity=5),
     # A first look in about six minutes: the rewrite against the plan as written, twice, so
-    # every figure has an interval; coarse knees (within 35%), short steps, no growth curves.
+    # every figure has an interval; coarse knees (within 35%), short steps, no growth curves,
+    # no rounds (a second server start per variant and repeat would not fit the six minutes).
     "quick": Mode("quick", seconds=3, repeats=2, variants=("asgi", "gevent-green"),
                   open_start=250, open_limit=8000, open_seconds=3, knee_precision=0.35,
                   hol_seconds=3, hol_open_seconds=3, flow_start=50, flow_limit=1600,
-                  flow_seconds=4, scenarios=tuple(s for s in MEASURED if s != "growth"),
-                  paired_rounds=1),
+                  flow_seconds=4, scenarios=tuple(s for s in MEASURED if s != "growth")),
     # The reference: every variant, three repeats (the intervals), knees within 5%; the
     # pitfall variants only where their pitfall shows, the other ASGI servers only what a
     # server changes. See the README for why each scenario lasts what it does, so that the
