@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from assessment_core.settings import Settings
+from assessment_dev.s3_server import running_s3
 from tests.conftest import serving
 from tests.images import frame, multipart
 
@@ -22,23 +22,11 @@ BUCKET = "frames"
 
 @pytest.fixture(name="s3")
 def _s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    for name, value in {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "test",
-                        "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(name, value)
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="test", aws_secret_access_key="test")
-    if BUCKET not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
-        client.create_bucket(Bucket=BUCKET)
-    try:
-        yield client
-    finally:
-        server.stop()
+    with running_s3(BUCKET) as server:
+        for name, value in server.env("unused").items():
+            if name != "STORAGE_URL":  # each test names its own (in_s3)
+                monkeypatch.setenv(name, value)
+        yield server.client()
 
 
 def objects(s3: Any, session_id: str) -> dict[str, bytes]:

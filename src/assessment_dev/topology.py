@@ -21,6 +21,7 @@ from string import Template
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from assessment_dev.ports import free_port
+from assessment_dev.processes import stop
 
 DEPLOY = Path(os.environ.get("ASSESSMENT_DEPLOY_DIR")
               or Path(__file__).resolve().parents[2] / "deploy")
@@ -47,16 +48,6 @@ def wait_listening(port: int, process: subprocess.Popen[bytes], log: Path, what:
                 return
         time.sleep(0.05)
     raise RuntimeError(f"{what} did not listen on {port} within {seconds:.0f} s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @contextmanager

@@ -18,6 +18,7 @@ import pytest
 
 from assessment_bench.variants import VARIANTS, start, stop, wait_ready
 from assessment_dev.ports import free_port
+from assessment_dev.s3_server import S3Server, running_s3
 
 # Every variant; CONTRACT_VARIANTS="asgi gevent-green" narrows a local run (asgi is the
 # reference every other variant is compared with, so it always runs).
@@ -43,13 +44,11 @@ S3_BUCKET = "contract-frames"
 
 @dataclass
 class ObjectStore:
-    endpoint: str
+    server: S3Server
     client: Any  # boto3's, to look at what the apps stored
 
     def env(self, prefix: str) -> dict[str, str]:
-        return {"STORAGE_URL": f"s3://{S3_BUCKET}/{prefix}", "AWS_ENDPOINT_URL": self.endpoint,
-                "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-                "AWS_REGION": "us-east-1"}
+        return self.server.env(f"s3://{S3_BUCKET}/{prefix}")
 
     def keys(self, prefix: str) -> list[str]:
         listed = self.client.list_objects_v2(Bucket=S3_BUCKET, Prefix=f"{prefix}/")
@@ -58,20 +57,8 @@ class ObjectStore:
 
 @pytest.fixture(name="object_store", scope="session")
 def _object_store() -> Iterator[ObjectStore]:
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="test", aws_secret_access_key="test")
-    client.create_bucket(Bucket=S3_BUCKET)
-    try:
-        yield ObjectStore(endpoint, client)
-    finally:
-        server.stop()
+    with running_s3(S3_BUCKET) as server:
+        yield ObjectStore(server, server.client())
 
 
 @pytest.fixture(name="capture_dirs", scope="session")

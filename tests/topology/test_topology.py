@@ -24,6 +24,7 @@ import pytest
 
 from assessment_bench.variants import VARIANTS, start, stop, wait_ready
 from assessment_dev.ports import free_port
+from assessment_dev.s3_server import running_s3
 from assessment_dev.topology import running_nginx, running_pgbouncer
 from tests.contract.conftest import CONTRACT_ENV
 from tests.contract.transcript import walk
@@ -72,36 +73,22 @@ class Topology:
 @pytest.fixture(name="topology", scope="module")
 def _topology(database_url: str, fake_llm_url: str,
               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    s3_server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    s3_server.start()
-    host, port = s3_server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                      aws_access_key_id="test", aws_secret_access_key="test")
-    s3.create_bucket(Bucket=BUCKET)
     folder = tmp_path_factory.mktemp("topology")
     replicas: list[Replica] = []
-    try:
-        with running_pgbouncer(database_url) as pooled_url:
-            env = CONTRACT_ENV | {
-                "DATABASE_URL": pooled_url, "DB_STATEMENT_CACHE_SIZE": "0",
-                "LLM_BASE_URL": fake_llm_url, "STORAGE_URL": f"s3://{BUCKET}/frames",
-                "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "test",
-                "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
-                "CAPTURE_DIR": str(folder / "no-frames-here")}
+    with running_s3(BUCKET) as s3, running_pgbouncer(database_url) as pooled_url:
+        env = CONTRACT_ENV | s3.env(f"s3://{BUCKET}/frames") | {
+            "DATABASE_URL": pooled_url, "DB_STATEMENT_CACHE_SIZE": "0",
+            "LLM_BASE_URL": fake_llm_url, "CAPTURE_DIR": str(folder / "no-frames-here")}
+        try:
             replicas = [Replica(name, env, folder / f"{name}.log") for name in ("a", "b")]
             for replica in replicas:
                 replica.start()
             with running_nginx([f"127.0.0.1:{r.port}" for r in replicas]) as proxy:
-                yield Topology(proxy, replicas, database_url, s3)
-    finally:
-        for replica in replicas:
-            if replica.process is not None:
-                stop(replica.process)
-        s3_server.stop()
+                yield Topology(proxy, replicas, database_url, s3.client())
+        finally:
+            for replica in replicas:
+                if replica.process is not None:
+                    stop(replica.process)
 
 
 def new_session(base: str) -> tuple[str, dict[str, str]]:

@@ -17,9 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable
 
 import httpx
 
@@ -27,6 +25,7 @@ from assessment_bench.load.uploads import big_png
 from assessment_bench.reliability.result import FaultResult
 from assessment_bench.reliability.server import Server, Stack
 from assessment_dev.ports import free_port
+from assessment_dev.s3_server import S3Server, running_s3
 
 STORE_MB = 4
 FRAME_MB = 0.45  # two per batch: the store is full after four batches or so
@@ -108,40 +107,8 @@ BUCKET = "fault-frames"
 SLOW_MS = 150  # the delay proxy's, each way, per chunk
 
 
-@contextmanager
-def s3_server() -> Iterator[tuple[str, Callable[[], None], Callable[[], None]]]:
-    """moto's S3 server with a bucket; (endpoint, stop, start again on the same port)."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    running: list[Any] = []
-
-    def start() -> None:
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        running.append(server)
-
-    def stop() -> None:
-        while running:
-            running.pop().stop()
-
-    start()
-    endpoint = f"http://127.0.0.1:{port}"
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="test", aws_secret_access_key="test")
-    if BUCKET not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
-        client.create_bucket(Bucket=BUCKET)
-    try:
-        yield endpoint, stop, start
-    finally:
-        stop()
-
-
-def s3_env(endpoint: str, variant: str) -> dict[str, str]:
-    return {"STORAGE_URL": f"s3://{BUCKET}/{variant}", "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_REGION": "us-east-1", "LOG_LEVEL": "ERROR"}
+def s3_env(server: S3Server, variant: str) -> dict[str, str]:
+    return server.env(f"s3://{BUCKET}/{variant}") | {"LOG_LEVEL": "ERROR"}
 
 
 def new_session(http: httpx.Client) -> tuple[str, dict[str, str]]:
@@ -164,8 +131,8 @@ def kept(http: httpx.Client, base: str, auth: dict[str, str],
 
 def s3_down(stack: Stack, variant: str) -> FaultResult:
     problems: list[str] = []
-    with s3_server() as (endpoint, stop, start):
-        server = Server(variant, stack, env=s3_env(endpoint, variant))
+    with running_s3(BUCKET) as store:
+        server = Server(variant, stack, env=s3_env(store, variant))
         server.start()
         try:
             with httpx.Client(base_url=server.url, timeout=60) as http:
@@ -179,13 +146,13 @@ def s3_down(stack: Stack, variant: str) -> FaultResult:
                         continue
                     acknowledged |= {c["capture_id"]: c["sha256"]
                                      for c in answer.json()["captures"]}
-                stop()
+                store.stop()
                 refused = upload(http, base, auth, seed=90)
                 error = refused.json().get("error", {}) if refused.headers.get(
                     "content-type", "").startswith("application/json") else {}
                 ready_down = http.get("/readyz").json()
                 rows_down = len(http.get(f"{base}/captures", headers=auth).json())
-                start()
+                store.start()  # on the same port, with the objects it had
                 again = upload(http, base, auth, seed=70)
                 if again.status_code == 201:
                     acknowledged |= {c["capture_id"]: c["sha256"]
@@ -217,13 +184,14 @@ def s3_slow(stack: Stack, variant: str) -> FaultResult:
     """Four uploads at once through a store SLOW_MS away per chunk, and answers saved beside
     them: the uploads take longer, the saves do not wait for them."""
     problems: list[str] = []
-    with s3_server() as (endpoint, _, _):
+    with running_s3(BUCKET) as store:
         port = free_port()
-        target = endpoint.removeprefix("http://")
+        target = store.endpoint.removeprefix("http://")
         proxy = subprocess.Popen([sys.executable, "-m", "assessment_bench.load.delay_proxy",
                                   "--listen", str(port), "--target", target,
                                   "--delay-ms", str(SLOW_MS)])
-        server = Server(variant, stack, env=s3_env(f"http://127.0.0.1:{port}", variant))
+        slow = s3_env(store, variant) | {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}
+        server = Server(variant, stack, env=slow)
         try:
             time.sleep(0.5)
             server.start()

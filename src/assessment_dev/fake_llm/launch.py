@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import httpx
 
 from assessment_dev.ports import free_port
+from assessment_dev.processes import stop
 
 
 @contextmanager
@@ -48,10 +49,5 @@ def running_fake_llm(
             time.sleep(0.1)
         yield base_url
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         log.close()
