@@ -185,3 +185,16 @@ async def test_metrics_are_not_served_on_the_api_port(http: APIAndMetrics) -> No
     other = await http.get(http.metrics_url.replace("/metrics", "/api/sessions"))
     assert other.status_code == 404
     assert "Only GET /metrics" in other.text
+
+
+async def test_the_metrics_listener_starts_and_stops_with_the_app(settings: Settings) -> None:
+    from assessment_async.app import create_app
+
+    port = free_port()
+    for _ in range(2):  # the port is free again after a clean stop
+        app = create_app(settings.model_copy(update={"metrics_port": port}))
+        async with app.test_app(), httpx.AsyncClient() as client:
+            page = await client.get(f"http://127.0.0.1:{port}/metrics")
+            assert page.status_code == 200 and "event_loop_lag_seconds" in page.text
+        with pytest.raises(httpx.ConnectError):
+            await httpx.AsyncClient().get(f"http://127.0.0.1:{port}/metrics")

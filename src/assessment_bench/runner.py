@@ -489,8 +489,9 @@ def portable_log(text: str) -> str:
     """A server log as the run folder keeps it: the machine's paths cut down to the
     package's own, and a long one (a pitfall variant fails every request) cut to its first
     and last KEPT_LOG_LINES lines."""
-    text = re.sub(r'(File ")[^"]*/(site-packages|src)/', r"\1", text)
-    text = re.sub(r"/(tmp|root|home)/[\w.\-/]*", "<path>", text)
+    # Tracebacks name files as `File "..."`, or `File \"...\"` inside a JSON log line.
+    text = re.sub(r'(File \\?")[^"\\]*/(site-packages|src)/', r"\1", text)
+    text = re.sub(r"/(tmp|root|home|work|Users|opt|var/folders)/[\w.\-/]*", "<path>", text)
     lines = text.splitlines()
     if len(lines) > 2 * KEPT_LOG_LINES:
         gap = len(lines) - 2 * KEPT_LOG_LINES

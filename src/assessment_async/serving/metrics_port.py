@@ -65,7 +65,11 @@ def serve_metrics_port(app: Quart, host: str, port: int) -> None:
         stop = asyncio.Event()
         task = asyncio.create_task(serve(metrics_app, config,  # type: ignore[arg-type]
                                          shutdown_trigger=stop.wait))
-        yield
-        stop.set()
-        await task
-        sock.close()
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
+            # Hypercorn closed the listening socket (it served a socket object of its own on
+            # the same descriptor): let go of ours without closing the number a second time.
+            sock.detach()
