@@ -58,9 +58,15 @@ def test_the_smoke_bench_writes_a_complete_valid_report(smoke_run: Path) -> None
         else:
             assert lag is None
     assert set(document["loop_lag"]["phq-save"]) == {"asgi"}
+    # overload: the churn beside the probe, per offered load.
+    [overload] = [r["figures"] for r in document["results"]
+                  if r["scenario"] == "overload" and r["variant"] == "asgi"
+                  and not r.get("profiled")]
+    assert overload["steps"] and overload["steps"][0]["chats"]["completed"] > 0
+    assert overload["steps"][0]["probe"]["requests"] > 0
     for name in ("report.md", "report.html", "ratios.png", "throughput.png",
                  "latency_vs_load.png", "hol.png", "ttft.png", "uploads.png", "growth.png",
-                 "profile.png"):
+                 "profile.png", "overload.png"):
         assert (smoke_run / name).stat().st_size > 0, name
     html = (smoke_run / "report.html").read_text()
     assert "data:image/png;base64," in html and 'src="http' not in html
