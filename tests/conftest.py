@@ -106,7 +106,12 @@ async def serving_http(settings: Settings, **overrides: Any) -> AsyncIterator[st
 
 
 async def truncate_sessions(settings: Settings) -> None:
-    conn = await asyncpg.connect(settings.database_url)
+    await empty_sessions(str(settings.database_url))
+
+
+async def empty_sessions(database_url: str) -> None:
+    """Every session and what hangs off it gone: the next test starts from none."""
+    conn = await asyncpg.connect(database_url)
     try:
         await conn.execute("TRUNCATE sessions CASCADE")
     finally:

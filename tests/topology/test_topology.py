@@ -26,6 +26,7 @@ from assessment_bench.variants import VARIANTS, start, stop, wait_ready
 from assessment_dev.ports import free_port
 from assessment_dev.s3_server import running_s3
 from assessment_dev.topology import running_nginx, running_pgbouncer
+from tests.conftest import empty_sessions
 from tests.contract.conftest import CONTRACT_ENV
 from tests.contract.transcript import walk
 from tests.images import frame, multipart
@@ -83,12 +84,16 @@ def _topology(database_url: str, fake_llm_url: str,
             replicas = [Replica(name, env, folder / f"{name}.log") for name in ("a", "b")]
             for replica in replicas:
                 replica.start()
-            with running_nginx([f"127.0.0.1:{r.port}" for r in replicas]) as proxy:
+            # The deployment's per-address limit on new sessions has a test of its own (with
+            # an nginx of its own); here every test's sessions come from one address.
+            with running_nginx([f"127.0.0.1:{r.port}" for r in replicas],
+                               session_rate="6000r/m", session_burst=1000) as proxy:
                 yield Topology(proxy, replicas, database_url, s3.client())
         finally:
             for replica in replicas:
                 if replica.process is not None:
                     stop(replica.process)
+            asyncio.run(empty_sessions(database_url))  # the next tests start from none
 
 
 def new_session(base: str) -> tuple[str, dict[str, str]]:
@@ -193,7 +198,7 @@ def test_metrics_are_on_each_replicas_own_port_and_not_behind_the_proxy(
 
 
 def test_new_sessions_from_one_address_are_limited_by_the_proxy(topology: Topology) -> None:
-    # nginx of its own: the limit spent here must not refuse the other tests' sessions.
+    # nginx of its own, with the deployment's limit (SESSION_RATE, SESSION_BURST).
     with running_nginx([f"127.0.0.1:{r.port}" for r in topology.replicas]) as proxy:
         answers = [httpx.post(f"{proxy}/api/sessions", json={}) for _ in range(30)]
     statuses = [answer.status_code for answer in answers]

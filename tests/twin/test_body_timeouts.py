@@ -6,6 +6,7 @@ timeouts cover the body only)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import subprocess
@@ -18,6 +19,7 @@ import pytest
 
 from assessment_bench.variants import VARIANTS, start, stop, wait_ready
 from assessment_dev.ports import free_port
+from tests.conftest import empty_sessions
 
 TIMEOUTS = {"TWIN_BODY_TIMEOUTS": "1", "BODY_TIMEOUT": "1", "UPLOAD_IDLE_TIMEOUT": "1",
             "UPLOAD_TIMEOUT": "3", "LOG_LEVEL": "ERROR"}
@@ -38,6 +40,7 @@ def _twin(request: pytest.FixtureRequest, database_url: str, fake_llm_url: str,
         yield port
     finally:
         stop(process)
+        asyncio.run(empty_sessions(database_url))  # the next tests start from none
 
 
 def session(port: int) -> tuple[str, str]:
