@@ -3,30 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from assessment_core.database import asyncpg_engine
 from assessment_core.settings import driver_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 def migration_engine(sqlalchemy_url: str) -> AsyncEngine:
-    """An engine for the few statements of a migration or a schema check, safe behind
-    PgBouncer in transaction mode as well: nothing cached, and what SQLAlchemy prepares
-    named uniquely (asyncpg's own names restart at 1 on each connection, and two
-    connections sharing a backend would both make `__asyncpg_stmt_1__` there)."""
-    url = make_url(sqlalchemy_url).update_query_dict({"prepared_statement_cache_size": "0"})
-    return create_async_engine(url, connect_args={
-        "statement_cache_size": 0,
-        "prepared_statement_name_func": lambda: f"__asyncpg_{uuid.uuid4().hex}__"})
+    """An engine for the few statements of a migration or a schema check: no statement
+    cache, so that it is safe behind PgBouncer in transaction mode as well."""
+    return asyncpg_engine(sqlalchemy_url, statement_cache_size=0)
 
 
 def alembic_config(database_url: str) -> Config:

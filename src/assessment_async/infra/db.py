@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,8 +20,7 @@ from asyncpg import Connection, Record
 from quart import current_app
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from assessment_async.infra.metrics import POOL_IN_USE, POOL_SIZE
 from assessment_core import database
@@ -32,36 +30,16 @@ from assessment_core.sql import SQL, Statement
 log = logging.getLogger(__name__)
 
 
-def connect_args(settings: Settings) -> dict[str, Any]:
-    """asyncpg's connection arguments. Without a statement cache (behind PgBouncer), what
-    SQLAlchemy itself prepares (its dialect's first queries) gets a name of its own: asyncpg
-    numbers them per connection, and two connections sharing a backend would both make
-    `__asyncpg_stmt_1__` there. The services' own statements are unnamed then."""
-    args: dict[str, Any] = {"timeout": settings.db_connect_timeout,
-                            "statement_cache_size": settings.db_statement_cache_size}
-    if settings.db_statement_cache_size == 0:
-        args["prepared_statement_name_func"] = unique_statement_name
-    return args
-
-
-def unique_statement_name() -> str:
-    return f"__asyncpg_{uuid.uuid4().hex}__"
-
-
 class Database:
     def __init__(self, settings: Settings, database_url: str,
                  pool_size: int | None = None) -> None:
         pool_size = pool_size or settings.db_pool_size
-        # SQLAlchemy's own cache of asyncpg statements (for what it runs itself) is a setting
-        # of the URL; asyncpg's is a connect argument. Both follow DB_STATEMENT_CACHE_SIZE.
-        url = make_url(driver_url(database_url, "asyncpg")).update_query_dict(
-            {"prepared_statement_cache_size": str(settings.db_statement_cache_size)})
-        self.engine: AsyncEngine = create_async_engine(
-            url,
+        self.engine: AsyncEngine = database.asyncpg_engine(
+            driver_url(database_url, "asyncpg"), settings.db_statement_cache_size,
+            connect_args={"timeout": settings.db_connect_timeout},
             pool_size=pool_size,
             max_overflow=0,
             pool_timeout=settings.db_pool_timeout,
-            connect_args=connect_args(settings),
         )
         event.listen(self.engine.sync_engine, "checkout", _discard_closed)
         POOL_SIZE.inc(pool_size)
