@@ -153,6 +153,7 @@ def chat_stream(t: Target) -> tuple[Figures, float]:
     streams as `chat_saturation_streams` at once: errors and relayed tokens/s at saturation."""
     figures = t.costed(lambda: chats(t, t.mode.chat_streams, max(t.mode.seconds, 3)), "chat",
                        lambda f: f["chats"] + f.get("warmup_chats", 0))
+    t.hints.setdefault("chat-stream", float(figures["chats_per_s"]))  # overload's capacity
     ideal = t.mode.chat_streams / CHAT_SECONDS
     figures |= {"ideal_chats_per_s": round(ideal, 1),
                 "of_ideal": round(figures["chats_per_s"] / ideal, 3)}
@@ -187,16 +188,28 @@ def hol(t: Target) -> tuple[Figures, float]:
 
 def probe_beside_streams(t: Target, streams: int) -> Figures:
     seconds = t.mode.hol_seconds
-    chats = subprocess.Popen(
-        [*t.loadgen_prefix, sys.executable, "-m", "assessment_bench.load.chats", t.base,
-         "--streams", str(streams), "--seconds", str(seconds + t.mode.hol_open_seconds),
-         "--warmup", "0", "--message", hol_message(seconds)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(t.mode.hol_open_seconds)  # every stream open and waiting on its upstream
-    probe = open_loop(t, t.mode.hol_probe_rate, seconds)
-    out, err = chats.communicate(timeout=900)
-    held = json.loads(out.strip().splitlines()[-1]) if out.strip() else {"error": err[-500:]}
+    probe, held = probe_beside(
+        t, ["assessment_bench.load.chats", "--streams", str(streams), "--seconds",
+            str(seconds + t.mode.hol_open_seconds), "--warmup", "0",
+            "--message", hol_message(seconds)],
+        lead=t.mode.hol_open_seconds, seconds=seconds)  # lead: every stream open, waiting
     return {"streams": streams, "probe": probe, "chats": held}
+
+
+def probe_beside(t: Target, load: list[str], lead: float, seconds: float,
+                 ) -> tuple[Figures, Figures]:
+    """The save probe for `seconds` beside a chat load (a load module and its flags, given
+    the server's URL first) that started `lead` seconds before it; (probe, the load's
+    figures)."""
+    module, *flags = load
+    background = subprocess.Popen(
+        [*t.loadgen_prefix, sys.executable, "-m", module, t.base, *flags],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(lead)
+    probe = open_loop(t, t.mode.hol_probe_rate, seconds)
+    out, err = background.communicate(timeout=900)
+    held = json.loads(out.strip().splitlines()[-1]) if out.strip() else {"error": err[-500:]}
+    return probe, held
 
 
 def camera_upload(t: Target) -> tuple[Figures, float]:
@@ -320,14 +333,10 @@ def overload(t: Target) -> tuple[Figures, float]:
     steps: list[Figures] = []
     for factor in mode.overload_factors:
         rate = max(1.0, round(factor * capacity))
-        churn = subprocess.Popen(
-            [*t.loadgen_prefix, sys.executable, "-m", "assessment_bench.load.churn", t.base,
-             "--rate", str(rate), "--seconds", str(mode.overload_seconds + OVERLOAD_LEAD)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(OVERLOAD_LEAD)  # the churn at its pace before the probe starts
-        probe = open_loop(t, mode.hol_probe_rate, mode.overload_seconds)
-        out, err = churn.communicate(timeout=900)
-        chats = json.loads(out.strip().splitlines()[-1]) if out.strip() else {"error": err[-500:]}
+        probe, chats = probe_beside(  # lead: the churn at its pace before the probe starts
+            t, ["assessment_bench.load.churn", "--rate", str(rate), "--seconds",
+                str(mode.overload_seconds + OVERLOAD_LEAD)],
+            lead=OVERLOAD_LEAD, seconds=mode.overload_seconds)
         steps.append({"factor": factor, "offered_chats_per_s": rate, "probe": probe,
                       "chats": chats})
     within = [s for s in steps if s["factor"] <= 2] or steps

@@ -8,8 +8,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import uvloop
+
+from assessment_dev.ports import free_port, port_is_free
+from assessment_dev.processes import stop
 
 
 async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
@@ -39,6 +47,25 @@ async def serve(listen: int, host: str, port: int, delay: float) -> None:
     server = await asyncio.start_server(handle, "127.0.0.1", listen)
     async with server:
         await server.serve_forever()
+
+
+@contextmanager
+def running(target: str, delay_ms: float, prefix: Sequence[str] = ()) -> Iterator[str]:
+    """This proxy in front of `target` (host:port), started and listening; yields the
+    host:port to reach the target through it."""
+    port = free_port()
+    process = subprocess.Popen(
+        [*prefix, sys.executable, "-m", "assessment_bench.load.delay_proxy", "--listen",
+         str(port), "--target", target, "--delay-ms", str(delay_ms)])
+    try:
+        deadline = time.monotonic() + 20
+        while port_is_free(port):  # not listening yet
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the delay proxy in front of {target} did not start")
+            time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        stop(process)
 
 
 def main() -> None:

@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 
 import httpx
 
+from assessment_bench.load.delay_proxy import running as delay_proxy
 from assessment_bench.load.uploads import big_png
 from assessment_bench.reliability.result import FaultResult
 from assessment_bench.reliability.server import Server, Stack
-from assessment_dev.ports import free_port
 from assessment_dev.s3_server import S3Server, running_s3
 
 STORE_MB = 4
@@ -65,13 +64,9 @@ def fill(server: Server) -> tuple[dict[str, float], list[str]]:
     acknowledged: dict[str, str] = {}  # capture id -> sha256, of every 201
     statuses: dict[int, int] = {}
     with httpx.Client(base_url=server.url, timeout=30) as http:
-        session = http.post("/api/sessions", json={}).json()
-        auth = {"Authorization": f"Bearer {session['token']}"}
-        base = f"/api/sessions/{session['session_id']}"
+        base, auth = new_session(http)
         for batch in range(BATCHES):
-            body, headers = multipart_body([big_png(FRAME_MB, seed=2 * batch + n)
-                                            for n in range(2)])
-            answer = http.post(f"{base}/captures", content=body, headers=auth | headers)
+            answer = upload(http, base, auth, seed=2 * batch)
             statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
             if answer.status_code == 201:
                 acknowledged |= {c["capture_id"]: c["sha256"] for c in answer.json()["captures"]}
@@ -79,9 +74,7 @@ def fill(server: Server) -> tuple[dict[str, float], list[str]]:
                 statuses[-1] = statuses.get(-1, 0) + 1  # a 507 that is not the contract's
         ready = http.get("/readyz").json()
         listed = {c["capture_id"] for c in http.get(f"{base}/captures", headers=auth).json()}
-        present = sum(
-            hashlib.sha256(http.get(f"{base}/captures/{cid}", headers=auth).content).hexdigest()
-            == sha for cid, sha in acknowledged.items())
+        present = kept(http, base, auth, acknowledged)
     lost = len(acknowledged) - present
     figures: dict[str, float] = {"acknowledged": len(acknowledged), "present": present,
                                  "lost": lost,
@@ -184,16 +177,11 @@ def s3_slow(stack: Stack, variant: str) -> FaultResult:
     """Four uploads at once through a store SLOW_MS away per chunk, and answers saved beside
     them: the uploads take longer, the saves do not wait for them."""
     problems: list[str] = []
-    with running_s3(BUCKET) as store:
-        port = free_port()
-        target = store.endpoint.removeprefix("http://")
-        proxy = subprocess.Popen([sys.executable, "-m", "assessment_bench.load.delay_proxy",
-                                  "--listen", str(port), "--target", target,
-                                  "--delay-ms", str(SLOW_MS)])
-        slow = s3_env(store, variant) | {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}
+    with running_s3(BUCKET) as store, \
+            delay_proxy(store.endpoint.removeprefix("http://"), SLOW_MS) as proxied:
+        slow = s3_env(store, variant) | {"AWS_ENDPOINT_URL": f"http://{proxied}"}
         server = Server(variant, stack, env=slow)
         try:
-            time.sleep(0.5)
             server.start()
             with httpx.Client(base_url=server.url, timeout=120) as http:
                 sessions = [new_session(http) for _ in range(5)]
@@ -225,8 +213,6 @@ def s3_slow(stack: Stack, variant: str) -> FaultResult:
                               ) if acknowledged else 0
         finally:
             server.stop()
-            proxy.terminate()
-            proxy.wait(10)
     statuses = sorted(a.status_code for a in answers)
     if statuses != [201] * 4:
         problems.append(f"uploads through the slow store answered {statuses}")
