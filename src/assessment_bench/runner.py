@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -26,6 +25,7 @@ import asyncpg
 import httpx
 
 from assessment_bench import environment, loop_lag, profiling
+from assessment_bench.load.delay_proxy import running as delay_proxy_in_front
 from assessment_bench.load.wrk import run_wrk
 from assessment_bench.metrics import (
     Sampler,
@@ -50,7 +50,7 @@ from assessment_core import migrate
 from assessment_core.settings import Settings
 from assessment_dev.embedded_db import EmbeddedPostgres
 from assessment_dev.fake_llm.launch import running_fake_llm
-from assessment_dev.ports import free_port, port_is_free
+from assessment_dev.ports import free_port
 from assessment_dev.topology import running_nginx, running_pgbouncer
 
 SERVER_CORE = "0"
@@ -146,20 +146,8 @@ async def _reset(url: str) -> None:
 def delay_proxy(database_url: str, delay_ms: float) -> Iterator[str]:
     """The database URL rewritten through a proxy that delays each direction by delay_ms."""
     target = database_url.split("@", 1)[1].split("/", 1)[0]
-    port = free_port()
-    process = subprocess.Popen(
-        [*PIN_OTHERS, sys.executable, "-m", "assessment_bench.load.delay_proxy", "--listen",
-         str(port), "--target", target, "--delay-ms", str(delay_ms)])
-    deadline = time.monotonic() + 20
-    while port_is_free(port):  # not listening yet
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("the database delay proxy did not start")
-        time.sleep(0.1)
-    try:
-        yield database_url.replace(target, f"127.0.0.1:{port}")
-    finally:
-        process.terminate()
-        process.wait(10)
+    with delay_proxy_in_front(target, delay_ms, PIN_OTHERS) as proxied:
+        yield database_url.replace(target, proxied)
 
 
 class Bench:
@@ -264,6 +252,18 @@ class Bench:
         say(f"raw driver ceiling (asyncpg, no HTTP, core {SERVER_CORE}): "
             f"{figures['saves_per_s']:,.0f} saves/s")
 
+    def _warmed(self, name: str, pid: int, base: str, metrics: str, db_url: str,
+                repeat: int) -> Target:
+        """The served variant warmed up with 2 s of saves (not recorded, not in smoke), as
+        its scenarios' target."""
+        mode = self.config.mode
+        workload = Workload(db_url, self.work)
+        if mode.name != "smoke":
+            warmup, length = workload.schedule(MOST_SAVES_PER_S * 2)
+            run_wrk(base, warmup, length, 2, mode.connections, prefix=PIN_OTHERS)
+        return Target(base, mode, workload, PIN_OTHERS, metrics, cpu_seconds(tree(pid)),
+                      rss_mb(tree(pid)), self.hints.setdefault(name, {}), repeat)
+
     def _rounds(self, order: list[str], repeat: int, db_url: str, llm_url: str,
                 fake_pid: int, step: int, total: int) -> int:
         """phq-save of every variant that measures it, in rounds: all their servers up at
@@ -284,13 +284,8 @@ class Bench:
                         f"{name} (repeat {repeat}) could not be measured: {error}")
                     say(f"{name} (repeat {repeat}): could not be measured: {error}")
                     continue
-                workload = Workload(db_url, self.work)
-                if mode.name != "smoke":
-                    warmup, length = workload.schedule(MOST_SAVES_PER_S * 2)
-                    run_wrk(base, warmup, length, 2, mode.connections, prefix=PIN_OTHERS)
-                targets[name] = (process.pid, Target(
-                    base, mode, workload, PIN_OTHERS, metrics, cpu_seconds(tree(process.pid)),
-                    rss_mb(tree(process.pid)), self.hints.setdefault(name, {})))
+                targets[name] = (process.pid, self._warmed(name, process.pid, base, metrics,
+                                                           db_url, repeat))
             for round_ in range(mode.paired_rounds):
                 turn = len(targets) and round_ % len(targets)
                 for name in list(targets)[turn:] + list(targets)[:turn]:
@@ -308,14 +303,7 @@ class Bench:
                      and not (s == PAIRED_SCENARIO and self.paired(repeat))]
         if scenarios:
             with self._serving(name, db_url, llm_url) as (process, base, metrics):
-                workload = Workload(db_url, self.work)
-                if mode.name != "smoke":
-                    warmup, length = workload.schedule(MOST_SAVES_PER_S * 2)
-                    run_wrk(base, warmup, length, 2, mode.connections,
-                            prefix=PIN_OTHERS)  # warm-up, not recorded
-                target = Target(base, mode, workload, PIN_OTHERS, metrics,
-                                cpu_seconds(tree(process.pid)), rss_mb(tree(process.pid)),
-                                self.hints.setdefault(name, {}), repeat)
+                target = self._warmed(name, process.pid, base, metrics, db_url, repeat)
                 for scenario in scenarios:
                     step += 1
                     self._measure(name, scenario, repeat, target, process.pid, fake_pid, step,
