@@ -30,6 +30,7 @@ from assessment_async.infra.metrics import ObservedApp, watch_event_loop, watch_
 from assessment_async.infra.storage import open_storage
 from assessment_async.services.answer_writer import WRITER_CONNECTIONS, AnswerWriter
 from assessment_async.serving.metrics_port import serve_metrics_port
+from assessment_core.admission import LagGauge
 from assessment_core.settings import Settings
 from assessment_core.web import (
     CORS_ALLOW_HEADERS,
@@ -102,7 +103,8 @@ def create_app(settings: Settings) -> Quart:
         # DB_POOL_SIZE connections in all, as the twin has: most shared by every route...
         writers = WRITER_CONNECTIONS if settings.group_commit else 0
         app.extensions["db"] = Database(settings, url, pool_size=settings.db_pool_size - writers)
-        app.extensions["llm"] = LLMClient(settings, llm_url)
+        gauge = LagGauge(settings.chat_admit_lag_ms)  # fed by the loop watcher below
+        app.extensions["llm"] = LLMClient(settings, llm_url, gauge)
         app.extensions["background"] = set()
         if settings.group_commit:
             # ...and a few for answer saves alone: a burst of chat turns starting and ending
@@ -111,7 +113,7 @@ def create_app(settings: Settings) -> Quart:
             app.extensions["answers"] = AnswerWriter(app.extensions["answers_db"],
                                                      app.extensions["background"])
         app.extensions["storage"] = open_storage(settings)
-        lag_watch = asyncio.create_task(watch_event_loop())
+        lag_watch = asyncio.create_task(watch_event_loop(gauge))
         watch_garbage_collector(freeze=settings.gc_freeze)
         yield
         lag_watch.cancel()

@@ -63,7 +63,9 @@ TUNED = {"WORKER_CLASS": "gevent", "TWIN_PSYCOGREEN": "1", "TWIN_GROUP_COMMIT": 
          "TWIN_AUTOCOMMIT": "1", "TWIN_LEAN_CHAT": "1",
          # Not a speed lever: the body timeouts the ASGI app has, so that the slowloris rows
          # of the fault table measure the runtime, not a setting the plan omits.
-         "TWIN_BODY_TIMEOUTS": "1"}
+         "TWIN_BODY_TIMEOUTS": "1",
+         # Chats refused while the worker lags, as the ASGI app does (CHAT_ADMIT_LAG_MS).
+         "TWIN_CHAT_ADMISSION": "1"}
 
 VARIANTS = {v.name: v for v in (
     Variant("asgi", "Quart on Uvicorn (uvloop, httptools), asyncpg under SQLAlchemy's pool: "
@@ -80,6 +82,8 @@ VARIANTS = {v.name: v for v in (
             {"DB_STATEMENT_CACHE_SIZE": "0"}, hops=("pgbouncer",)),
     Variant("asgi-no-group-commit", "the asgi app with each save its own statement "
             "(GROUP_COMMIT=0)", "asgi", {"GROUP_COMMIT": "0"}),
+    Variant("asgi-no-admission", "the asgi app admitting every chat however late its loop "
+            "runs (CHAT_ADMIT_LAG_MS=0)", "asgi", {"CHAT_ADMIT_LAG_MS": "0"}),
     Variant("gthread", "Flask twin, gunicorn -k gthread, 32 threads: before the plan", "twin",
             {"WORKER_CLASS": "gthread"}),
     Variant("gevent", "Flask twin, gunicorn -k gevent, psycopg2 unpatched: phase 1 as "
@@ -92,6 +96,8 @@ VARIANTS = {v.name: v for v in (
     Variant("gevent-tuned", "gevent-green with every lever of the ASGI app a gevent app can "
             "have: group commit by a writer greenlet, statements in autocommit, a chat started "
             "in two statements, the same body timeouts", "twin", TUNED),
+    Variant("gevent-tuned-no-admission", "gevent-tuned admitting every chat "
+            "(TWIN_CHAT_ADMISSION=0)", "twin", TUNED | {"TWIN_CHAT_ADMISSION": "0"}),
     Variant("gevent-tuned-no-group-commit", "gevent-tuned with each save its own statement "
             "(TWIN_GROUP_COMMIT=0)", "twin", TUNED | {"TWIN_GROUP_COMMIT": "0"}),
 )}

@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     # Open upstream streams per worker; a chat beyond it waits llm_slot_timeout, then 503.
     llm_max_streams: int = Field(1000, ge=1)
     llm_slot_timeout: float = Field(5.0, ge=0)
+    # A new chat is refused (503 LLM_BUSY, Retry-After) while the worker's lag (the median
+    # of its last ticks) is above this, so the answers keep their latency
+    # (assessment_core/admission.py); 0: off.
+    chat_admit_lag_ms: float = Field(15.0, ge=0)
     # Chat turns a session may start per minute (each costs money upstream); 0: no limit.
     chat_turns_per_minute: int = Field(20, ge=0)
     # Earlier turns sent with each prompt.
@@ -119,6 +123,7 @@ class Settings(BaseSettings):
     twin_batch_writes: bool = False  # one write per upstream read, not one per token
     # The ASGI app's body timeouts (BODY_TIMEOUT, UPLOAD_*): Gunicorn has none of its own.
     twin_body_timeouts: bool = False
+    twin_chat_admission: bool = False  # chats refused while the worker lags (above)
     twin_llm_client: Literal["requests", "geventhttpclient", "httpx"] = "requests"
 
     @field_validator("cors_origins", mode="before")

@@ -13,6 +13,7 @@ from assessment_core.web import (
     PRIVATE_HEADERS,
     PRIVATE_PREFIX,
 )
+from assessment_twin.admission import watched_gauge
 from assessment_twin.body_timeouts import BodyTimeouts
 from assessment_twin.db import make_engine
 from assessment_twin.http import APIRequest, OrjsonProvider, register_error_handlers
@@ -58,7 +59,8 @@ def create_app(settings: Settings, phase2: bool | None = None) -> Flask:
     if settings.twin_group_commit:
         app.extensions["answers"] = AnswerWriter(make_engine(
             settings, settings.database_url, pool_size=writers, autocommit=True))
-    app.extensions["llm"] = SyncLLMClient(settings, settings.llm_base_url)
+    gauge = watched_gauge(settings.chat_admit_lag_ms if settings.twin_chat_admission else 0)
+    app.extensions["llm"] = SyncLLMClient(settings, settings.llm_base_url, gauge)
     app.extensions["storage"] = open_storage(settings)  # in the worker: no --preload
 
     for blueprint in (page.bp, phq.bp, instruments.bp, chat.bp, captures.bp):

@@ -10,6 +10,7 @@ import orjson
 import requests
 from requests.adapters import HTTPAdapter
 
+from assessment_core.admission import LagGauge
 from assessment_core.chat import (
     ChunkReader,
     StreamResult,
@@ -21,8 +22,9 @@ from assessment_core.settings import Settings, chat_completions_url
 
 
 class SyncLLMClient:
-    def __init__(self, settings: Settings, base_url: str) -> None:
+    def __init__(self, settings: Settings, base_url: str, gauge: LagGauge | None = None) -> None:
         self.settings = settings
+        self.gauge = gauge or LagGauge(0)  # what admits a chat (assessment_twin/admission.py)
         self.url = chat_completions_url(base_url)
         self.http = requests.Session()
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=settings.llm_max_streams)

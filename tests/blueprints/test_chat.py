@@ -213,6 +213,51 @@ async def test_streams_beyond_the_cap_get_503(settings: Settings) -> None:
         await connection.__aexit__(None, None, None)
 
 
+def hold_the_loop(seconds: float) -> None:
+    """Keep the event loop from running anything for `seconds`, as a core full of work does."""
+    time.sleep(seconds)  # noqa: ASYNC251 — the point: nothing else runs meanwhile
+
+
+async def test_a_lagging_worker_refuses_a_new_chat_at_once(settings: Settings) -> None:
+    async with serving(settings, chat_admit_lag_ms=15) as app:
+        client = app.test_client()
+        p = await new_participant(client)
+        upstream_before = fake_stats(settings)["requests"]
+        for _ in range(4):  # four ticks of the lag watcher in a row, each 30-40 ms late
+            hold_the_loop(0.04)
+            await asyncio.sleep(0.001)  # the watcher's late tick runs; its next falls in a hold
+        started = time.perf_counter()
+        response = await client.post(p.url("/chat"), headers=p.headers,
+                                     json={"message": "hello?"})
+        refused_in = time.perf_counter() - started
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "2"
+        body = await response.get_json()
+        assert body["error"]["code"] == "LLM_BUSY" and "Retry in 2 seconds" in body["error"][
+            "message"]
+        assert refused_in < 0.05
+        # Refused before any work: no turn row, nothing asked upstream.
+        assert await turns(client, p) == []
+        assert fake_stats(settings)["requests"] == upstream_before
+        assert app.extensions["llm"].gauge.refused == 1
+        await asyncio.sleep(0.1)  # the loop caught up: the next chat is served
+        status, events = await chat(client, p, "hello again")
+        assert (status, events[-1][0]) == (200, "done")
+
+
+async def test_one_long_pause_refuses_nobody(settings: Settings) -> None:
+    # A full garbage collection stops the loop for tens of milliseconds once; only a lag that
+    # lasts several ticks is the core being full.
+    async with serving(settings, chat_admit_lag_ms=15) as app:
+        client = app.test_client()
+        p = await new_participant(client)
+        await asyncio.sleep(0.06)
+        hold_the_loop(0.1)
+        await asyncio.sleep(0.012)
+        status, _ = await chat(client, p, "still there?")
+        assert status == 200
+
+
 async def test_an_unreachable_upstream_fails_the_turn(settings: Settings) -> None:
     async with serving(settings, llm_base_url="http://127.0.0.1:9/v1") as app:
         client = app.test_client()

@@ -10,8 +10,9 @@ from quart_schema import document_response, validate_request
 from assessment_async.http.auth import bearer_hash, require_session
 from assessment_async.http.openapi import document_chat_stream, document_errors
 from assessment_async.infra.db import get_db
-from assessment_async.infra.llm_client import LLMClient, SlotTimeout
+from assessment_async.infra.llm_client import LLMClient, SlotTimeout, WorkerBusy
 from assessment_async.services import chat, chat_turns
+from assessment_core.admission import worker_busy
 from assessment_core.chat import (
     TurnInProgress,
     TurnRateLimited,
@@ -39,6 +40,8 @@ async def create_conversation_turn(sid: UUID, data: ChatIn) -> ResponseReturnVal
         events = await chat_turns.open_turn(client, get_db(),
                                             current_app.extensions["background"], settings,
                                             sid, token_hash, data.message)
+    except WorkerBusy:
+        raise worker_busy() from None
     except SlotTimeout:
         raise llm_busy() from None
     except TurnInProgress:

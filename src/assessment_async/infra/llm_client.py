@@ -13,7 +13,8 @@ from collections.abc import AsyncGenerator
 import httpx
 import orjson
 
-from assessment_async.infra.metrics import LLM_STREAMS
+from assessment_async.infra.metrics import CHATS_REFUSED, LLM_STREAMS
+from assessment_core.admission import LagGauge
 from assessment_core.chat import (
     ChunkReader,
     StreamResult,
@@ -27,6 +28,10 @@ CLOSED_STREAM = httpx.ByteStream(b"")
 
 class SlotTimeout(Exception):
     """Every upstream stream slot stayed busy for llm_slot_timeout."""
+
+
+class WorkerBusy(Exception):
+    """The worker lags past CHAT_ADMIT_LAG_MS: no new chat until it catches up."""
 
 
 def make_http_client(settings: Settings) -> httpx.AsyncClient:
@@ -44,8 +49,9 @@ def make_http_client(settings: Settings) -> httpx.AsyncClient:
 
 
 class LLMClient:
-    def __init__(self, settings: Settings, base_url: str) -> None:
+    def __init__(self, settings: Settings, base_url: str, gauge: LagGauge) -> None:
         self.settings = settings
+        self.gauge = gauge
         self.url = chat_completions_url(base_url)
         self.http = make_http_client(settings)
         self.headers = {"Authorization": f"Bearer {settings.llm_api_key.get_secret_value()}",
@@ -54,7 +60,11 @@ class LLMClient:
         self.open_streams = 0
 
     async def acquire_slot(self) -> None:
-        """Wait for a free stream slot; SlotTimeout after llm_slot_timeout."""
+        """Wait for a free stream slot; WorkerBusy at once while the worker lags past
+        chat_admit_lag_ms, SlotTimeout after llm_slot_timeout."""
+        if not self.gauge.admits_chat():
+            CHATS_REFUSED.inc()
+            raise WorkerBusy
         try:
             async with asyncio.timeout(self.settings.llm_slot_timeout):
                 await self._slots.acquire()

@@ -20,6 +20,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
+    Counter,
     Gauge,
     Histogram,
     generate_latest,
@@ -27,13 +28,13 @@ from prometheus_client import (
 )
 
 from assessment_async.infra.logs import request_id, request_id_from
+from assessment_core.admission import PROBE_SECONDS, LagGauge
 
 access_log = logging.getLogger("assessment_async.access")
 
 # Chat streams last seconds to minutes, PHQ saves a few milliseconds: buckets cover both.
 LATENCY_BUCKETS = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 180)
 LAG_BUCKETS = (.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5)
-LAG_PROBE_SECONDS = 0.025
 
 REQUEST_SECONDS = Histogram(
     "http_request_duration_seconds",
@@ -47,9 +48,11 @@ POOL_SIZE = Gauge("db_pool_size", "Database connections the pool may hold.",
                   multiprocess_mode="livesum")
 LLM_STREAMS = Gauge("llm_streams_open", "Chat turns holding an upstream stream slot.",
                     multiprocess_mode="livesum")
+CHATS_REFUSED = Counter("chat_turns_refused", "Chats refused, before any work, while the "
+                        "worker lagged past CHAT_ADMIT_LAG_MS (assessment_core/admission.py).")
 LOOP_LAG = Histogram(
     "event_loop_lag_seconds",
-    f"How late the event loop woke a {LAG_PROBE_SECONDS * 1000:.0f} ms timer: time during "
+    f"How late the event loop woke a {PROBE_SECONDS * 1000:.0f} ms timer: time during "
     "which no request could make progress.", buckets=LAG_BUCKETS)
 
 GC_PAUSE = Histogram(
@@ -107,13 +110,16 @@ class ObservedApp:
             request_id.reset(token)
 
 
-async def watch_event_loop() -> None:
-    """Measure, forever, how late the loop runs a short timer: the lag every request feels."""
+async def watch_event_loop(gauge: LagGauge) -> None:
+    """Measure, forever, how late the loop runs a short timer: the lag every request feels,
+    recorded, and given to the gauge that admits chats."""
     loop = asyncio.get_running_loop()
     while True:
-        due = loop.time() + LAG_PROBE_SECONDS
-        await asyncio.sleep(LAG_PROBE_SECONDS)
-        LOOP_LAG.observe(max(0.0, loop.time() - due))
+        due = loop.time() + PROBE_SECONDS
+        await asyncio.sleep(PROBE_SECONDS)
+        lag = max(0.0, loop.time() - due)
+        LOOP_LAG.observe(lag)
+        gauge.observe(lag)
         record_collections()
 
 

@@ -2,7 +2,8 @@
 
     python -m assessment_bench.load.chats URL --streams C --seconds S [--message TEXT]
 
-Prints chats/s, relayed tokens/s, time to first token at the client, and errors.
+Prints chats/s, relayed tokens/s, time to first token at the client, chats refused (503
+with Retry-After: a server protecting itself, waited out as a client should) and errors.
 """
 
 from __future__ import annotations
@@ -43,6 +44,12 @@ async def participant(http: aiohttp.ClientSession, base: str, message: str, stop
         first, tokens, outcome = None, 0, "?"
         try:
             async with http.post(url, json={"message": message}, headers=headers) as response:
+                if response.status == 503 and "Retry-After" in response.headers:
+                    await response.read()
+                    results["refused"].append(1.0)
+                    await asyncio.sleep(min(float(response.headers["Retry-After"]),
+                                            max(0.0, stop_at - time.perf_counter())))
+                    continue
                 if response.status != 200:
                     key = f"http {response.status}"
                     errors[key] = errors.get(key, 0) + 1
@@ -72,7 +79,8 @@ async def participant(http: aiohttp.ClientSession, base: str, message: str, stop
 
 async def run(base: str, streams: int, seconds: float, warmup: float,
               message: str) -> dict[str, object]:
-    results: dict[str, list[float]] = {"ttft": [], "total": [], "tokens": [], "warmup": []}
+    results: dict[str, list[float]] = {"ttft": [], "total": [], "tokens": [], "warmup": [],
+                                       "refused": []}
     errors: dict[str, int] = {}
     start = time.perf_counter()
     connector = aiohttp.TCPConnector(limit=0)
@@ -100,7 +108,7 @@ async def run(base: str, streams: int, seconds: float, warmup: float,
             "warmup_chats": len(results["warmup"]),
             "chats_per_s": round(len(results["total"]) / seconds, 2),
             "tokens_per_s": round(sum(results["tokens"]) / seconds, 1),
-            "errors": errors, **ttft, **chat}
+            "refused": len(results["refused"]), "errors": errors, **ttft, **chat}
 
 
 def main() -> None:

@@ -43,10 +43,11 @@ async def participant(http: aiohttp.ClientSession, base: str, message: str,
             session = await response.json()
         url = f"{base}/api/sessions/{session['session_id']}/chat"
         headers = {"Authorization": f"Bearer {session['token']}"}
+        asked = time.perf_counter()
         async with http.post(url, json={"message": message}, headers=headers) as response:
             if response.status in REFUSALS:
                 await response.read()
-                record["refused_s"].append(time.perf_counter() - arrived)
+                record["refused_s"].append(time.perf_counter() - asked)  # the chat's own wait
                 return
             if response.status != 200:
                 errors[f"http {response.status}"] = errors.get(f"http {response.status}", 0) + 1

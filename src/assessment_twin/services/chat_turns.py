@@ -16,6 +16,7 @@ from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
+from assessment_core.admission import worker_busy
 from assessment_core.chat import (
     KEEPALIVE,
     SAVE_RETRY_SECONDS,
@@ -44,8 +45,8 @@ T = TypeVar("T")
 
 def open_turn(client: SyncLLMClient, settings: Settings, session_id: UUID, token_hash: bytes,
               message: str) -> Iterator[bytes]:
-    """The turn's event stream, started. Raises LLM_BUSY (every slot busy), the token's
-    APIError, TurnInProgress or TurnRateLimited; then nothing is held."""
+    """The turn's event stream, started. Raises LLM_BUSY (the worker lags, or every slot is
+    busy), the token's APIError, TurnInProgress or TurnRateLimited; then nothing is held."""
     events = _turn_events(client, settings, session_id, token_hash, message)
     next(events)  # up to its first yield: the slot is held and the turn written
     return events
@@ -53,6 +54,8 @@ def open_turn(client: SyncLLMClient, settings: Settings, session_id: UUID, token
 
 def _turn_events(client: SyncLLMClient, settings: Settings, session_id: UUID,
                  token_hash: bytes, message: str) -> Generator[bytes, None, None]:
+    if not client.gauge.admits_chat():  # before any work: the worker lags (TWIN_CHAT_ADMISSION)
+        raise worker_busy()
     if not client.slots.acquire(timeout=settings.llm_slot_timeout):
         raise llm_busy()
     history: Sequence[Mapping[str, Any]]
