@@ -38,6 +38,8 @@ TWIN_LEVERS: tuple[Code, ...] = (
     ("src/assessment_twin/routes/instruments.py", "writer"),
     ("src/assessment_twin/db.py", "autocommit"),
     ("src/assessment_twin/services/chat_turns.py", "twin_lean_chat"),
+    ("src/assessment_twin/admission.py", None),
+    ("src/assessment_twin/app.py", "twin_chat_admission"),
 )
 
 STEPS = (
@@ -50,7 +52,7 @@ STEPS = (
          (("src/assessment_twin/gunicorn_conf.py", "twin_psycogreen"),)),
     Step("gevent-tuned", "the ASGI app's levers, in Flask",
          "group commit by a writer greenlet, statements in autocommit, a chat started in "
-         "two statements", TWIN_LEVERS),
+         "two statements, chats refused while the worker lags", TWIN_LEVERS),
     Step("asgi-hypercorn", "the rewrite, on the card's server",
          "Quart, asyncpg and an async upstream client, on Hypercorn",
          (("src/assessment_async", None),)),

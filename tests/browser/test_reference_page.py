@@ -7,6 +7,7 @@ Each step keeps a screenshot (test-artifacts/browser/<variant>/); a failure name
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -161,20 +162,43 @@ def test_a_participant_walks_the_whole_assessment(browser: Any, page_server: Any
             expect(log.locator("p.assistant").nth(1)).to_contain_text(" ")
             page.get_by_role("button", name="Stop").click()
             expect(page.locator("#chat-status")).to_contain_text("Stopped.")
-        with walk.step("a third chat, then a refusal shown as a wait"):
+        with walk.step("a busy assistant is waited out, and the message sent again"):
+            refusals: list[str] = []
+
+            def busy_once(route: Any) -> None:
+                if refusals:
+                    route.fallback()
+                    return
+                refusals.append(route.request.url)
+                route.fulfill(status=503, headers={"Retry-After": "1"},
+                              content_type="application/json", body=json.dumps({"error": {
+                                  "code": "LLM_BUSY", "message": "busy", "details": []}}))
+
+            page.route("**/chat", busy_once)
             page.get_by_role("textbox", name="Message").fill("one more")
             page.get_by_role("button", name="Send").click()
-            expect(page.get_by_role("button", name="Send")).to_be_enabled()
+            expect(page.locator("#chat-status")).to_contain_text(
+                "busy with other conversations. Sending again in 1 second")
             expect(log.locator("p.assistant")).to_have_count(3)
+            expect(page.get_by_role("button", name="Send")).to_be_enabled()
+            expect(page.locator("#chat-status")).to_have_text("")
+            page.unroute("**/chat")
+            assert len(refusals) == 1
+        with walk.step("a refusal is shown as a wait, and Stop ends the wait"):
             page.get_by_role("textbox", name="Message").fill("and another")
             page.get_by_role("button", name="Send").click()
             expect(page.locator("#chat-status")).to_contain_text(
-                re.compile(r"sending messages quickly\. Please wait about \d+ seconds?"))
+                re.compile(r"sending messages quickly\. Sending again in \d+ seconds?"))
+            page.get_by_role("button", name="Stop").click()
+            expect(page.locator("#chat-status")).to_have_text(
+                "Stopped. Your message was not sent.")
+            expect(log.locator("p.assistant")).to_have_count(3)
         session_id = page.evaluate("page.sid")
     finally:
         context.close()
-    # What the walk provoked on purpose: the aborted save, the 429; nothing else.
-    unexpected = [e for e in console_errors if "ERR_FAILED" not in e and "429" not in e]
+    # What the walk provoked on purpose: the aborted save, the 503 and the 429; nothing else.
+    unexpected = [e for e in console_errors
+                  if "ERR_FAILED" not in e and "429" not in e and "503" not in e]
     assert unexpected == [], unexpected
 
     check_what_was_stored(database_url, session_id, captures)

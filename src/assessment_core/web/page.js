@@ -250,6 +250,45 @@ function say(who, text) {
   return p;
 }
 
+// A chat refused for now (429, 503 with Retry-After) is sent again by itself after the wait
+// the server asked for, this many times; the person sees the wait count down, and Stop ends it.
+const CHAT_RETRIES = 3;
+
+// Count `seconds` down in the chat status; true when done, false if Stop was pressed.
+function countdown(seconds, what, signal) {
+  let left = Math.max(1, Math.ceil(Number(seconds) || 5));
+  return new Promise((resolve) => {
+    const tick = () => {
+      if (signal.aborted || left <= 0) {
+        clearInterval(timer);
+        resolve(!signal.aborted);
+        return;
+      }
+      $("chat-status").textContent =
+        `${what} Sending again in ${left} second${left === 1 ? "" : "s"}…`;
+      left -= 1;
+    };
+    const timer = setInterval(tick, 1000);
+    tick();
+  });
+}
+
+async function postChat(text, signal) {
+  for (let attempt = 0; ; attempt += 1) {
+    const response = await api(sessionPath("/chat"),
+                               { method: "POST", json: { message: text }, signal });
+    const refused = response.status === 429 || response.status === 503;
+    if (response.ok || !refused || attempt === CHAT_RETRIES) return response;
+    await errorOf(response);  // read to its end, so the connection is reused
+    const what = response.status === 429 ? "You are sending messages quickly."
+                                          : "The assistant is busy with other conversations.";
+    if (!await countdown(response.headers.get("Retry-After"), what, signal)) {
+      throw new DOMException("stopped while waiting", "AbortError");
+    }
+    $("chat-status").textContent = "";
+  }
+}
+
 async function send(event) {
   event.preventDefault();
   const text = $("message").value.trim();
@@ -262,19 +301,19 @@ async function send(event) {
   $("send").disabled = true;
   $("stop").disabled = false;
   const reply = say("assistant", "");
+  let sent = false;  // the server took the message: a stop keeps what it said
   try {
-    const response = await api(sessionPath("/chat"),
-                               { method: "POST", json: { message: text }, signal: controller.signal });
+    const response = await postChat(text, controller.signal);
     if (!response.ok) {
       const error = await errorOf(response);
       const wait = response.headers.get("Retry-After");
-      reply.remove();
       $("chat-status").textContent = response.status === 429 || response.status === 503
         ? waitText(wait, response.status === 429 ? "You are sending messages quickly." :
                                                    "The assistant is busy right now.")
         : `Not sent: ${error.message || response.status}`;
       return;
     }
+    sent = true;
     for await (const { event: kind, data } of sseEvents(response.body)) {
       if (kind === "token") reply.textContent += data.delta;
       else if (kind === "error") {
@@ -284,8 +323,9 @@ async function send(event) {
       }
     }
   } catch (error) {
-    $("chat-status").textContent = error.name === "AbortError"
-      ? "Stopped. What was said so far is kept." : "The connection failed; please try again.";
+    $("chat-status").textContent = error.name !== "AbortError"
+      ? "The connection failed; please try again."
+      : sent ? "Stopped. What was said so far is kept." : "Stopped. Your message was not sent.";
   } finally {
     if (!reply.textContent) reply.remove();
     page.chat = null;
