@@ -68,6 +68,9 @@ class Mode:
     overload_factors: tuple[float, ...] = (0.5, 1.0, 2.0, 3.0)
     overload_seconds: float = 10
     overload_capacity: float = 200
+    # The probe's saves/s beside the churn: light, since it shares the helper core with
+    # PostgreSQL, the fake LLM and the churn's client (500 samples in 10 s: p99 is the 5th).
+    overload_probe_rate: float = 50
     # The variants the fault suite runs on with this mode (empty: every variant measured).
     fault_variants: tuple[str, ...] = ()
     # The profiled repeat (repeat 0, py-spy) samples where the time goes in these alone.

@@ -197,16 +197,16 @@ def probe_beside_streams(t: Target, streams: int) -> Figures:
 
 
 def probe_beside(t: Target, load: list[str], lead: float, seconds: float,
-                 ) -> tuple[Figures, Figures]:
-    """The save probe for `seconds` beside a chat load (a load module and its flags, given
-    the server's URL first) that started `lead` seconds before it; (probe, the load's
-    figures)."""
+                 rate: float | None = None) -> tuple[Figures, Figures]:
+    """The save probe (at `rate`, or hol_probe_rate) for `seconds` beside a chat load (a load
+    module and its flags, given the server's URL first) that started `lead` seconds before
+    it; (probe, the load's figures)."""
     module, *flags = load
     background = subprocess.Popen(
         [*t.loadgen_prefix, sys.executable, "-m", module, t.base, *flags],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(lead)
-    probe = open_loop(t, t.mode.hol_probe_rate, seconds)
+    probe = open_loop(t, rate or t.mode.hol_probe_rate, seconds)
     out, err = background.communicate(timeout=900)
     held = json.loads(out.strip().splitlines()[-1]) if out.strip() else {"error": err[-500:]}
     return probe, held
@@ -333,16 +333,29 @@ def overload(t: Target) -> tuple[Figures, float]:
     steps: list[Figures] = []
     for factor in mode.overload_factors:
         rate = max(1.0, round(factor * capacity))
-        probe, chats = probe_beside(  # lead: the churn at its pace before the probe starts
-            t, ["assessment_bench.load.churn", "--rate", str(rate), "--seconds",
-                str(mode.overload_seconds + OVERLOAD_LEAD)],
-            lead=OVERLOAD_LEAD, seconds=mode.overload_seconds)
-        steps.append({"factor": factor, "offered_chats_per_s": rate, "probe": probe,
-                      "chats": chats})
+        steps.append({"factor": factor, "offered_chats_per_s": rate, **churn_step(t, rate)})
     within = [s for s in steps if s["factor"] <= 2] or steps
     worst = max(s["probe"]["p99_ms"] for s in within)
     return {"capacity_chats_per_s": capacity, "steps": steps,
             "save_p99_ms_up_to_2x": worst}, float(worst)
+
+
+def churn_step(t: Target, rate: float) -> Figures:
+    """The save probe beside chats arriving at `rate` a second, and what the server's core
+    spent on them: the probe's figures, the churn's, the core's busy share, CPU ms a chat."""
+    step: Figures = {}
+
+    def beside() -> Figures:  # lead: the churn at its pace before the probe starts
+        step["probe"], step["chats"] = probe_beside(
+            t, ["assessment_bench.load.churn", "--rate", str(rate), "--seconds",
+                str(t.mode.overload_seconds + OVERLOAD_LEAD)],
+            lead=OVERLOAD_LEAD, seconds=t.mode.overload_seconds,
+            rate=t.mode.overload_probe_rate)
+        return dict(step["chats"])
+
+    cost = t.costed(beside, "chat", lambda chats: chats.get("completed", 0))
+    return {**step, "server_cores_busy": cost["server_cores_busy"],
+            "cpu_ms_per_chat": cost["cpu_ms_per_chat"]}
 
 
 RUNNERS: dict[str, Callable[[Target], tuple[Figures, float]]] = {

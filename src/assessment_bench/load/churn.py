@@ -53,10 +53,13 @@ async def participant(http: aiohttp.ClientSession, base: str, message: str,
                 errors[f"http {response.status}"] = errors.get(f"http {response.status}", 0) + 1
                 await response.read()
                 return
-            outcome = "?"
-            async for line in response.content:
-                if line.startswith(b"event: ") and not line.startswith(b"event: token"):
-                    outcome = line[7:].strip().decode()
+            # Read as the bytes arrive, not line by line: this client shares a core with
+            # PostgreSQL and the fake LLM, and must cost far less per token than the server.
+            tail = b""
+            async for data in response.content.iter_any():
+                tail = (tail + data)[-200:]
+            ends = tail.rsplit(b"event: ", 1)
+            outcome = ends[1].split(b"\n", 1)[0].decode() if len(ends) == 2 else "?"
     except (aiohttp.ClientError, TimeoutError) as error:
         errors[type(error).__name__] = errors.get(type(error).__name__, 0) + 1
         return
