@@ -167,7 +167,7 @@ def test_timing_collections_cannot_deadlock_a_worker(tmp_path: Path) -> None:
     script = (
         "import gc\n"
         "from assessment_async.infra import metrics\n"
-        "metrics.watch_garbage_collector(freeze=False)\n"
+        "metrics.watch_garbage_collector(freeze=False, young_threshold=700)\n"
         "gc.set_threshold(1, 10**6, 10**6)\n"  # a young collection on every allocation
         "for n in range(200):\n"
         "    metrics.REQUEST_SECONDS.labels('GET', f'/r{n}', '200').observe(0.01)\n"

@@ -114,7 +114,7 @@ def create_app(settings: Settings) -> Quart:
                                                      app.extensions["background"])
         app.extensions["storage"] = open_storage(settings)
         lag_watch = asyncio.create_task(watch_event_loop(gauge))
-        watch_garbage_collector(freeze=settings.gc_freeze)
+        watch_garbage_collector(settings.gc_freeze, settings.gc_young_threshold)
         yield
         lag_watch.cancel()
         # Turns being stored after their client left must land before the pool closes.

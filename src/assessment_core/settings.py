@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     # Move everything made at start-up out of the garbage collector's reach once the app is
     # ready: a full collection then scans only what requests made (gc.freeze, metrics.py).
     gc_freeze: bool = True
+    # Allocations between two young collections (Python's default: 700). Under load, every
+    # object of a request still running when a young collection comes is promoted, and
+    # promotions trigger the full collections, each a pause of every request; a higher
+    # threshold lets most requests end before their objects are ever examined.
+    gc_young_threshold: int = Field(700, ge=1)
     # GET /metrics is served on a port of its own (serving/metrics_port.py), bound to
     # METRICS_HOST; unset, no metrics listener. Never on the API's port: the API is public.
     metrics_port: int | None = Field(None, ge=1, le=65535)

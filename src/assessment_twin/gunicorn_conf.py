@@ -10,6 +10,7 @@ import gc
 import os
 from typing import Any
 
+from assessment_core.collector import apply_young_threshold
 from assessment_core.settings import Settings
 
 accesslog = None
@@ -33,6 +34,8 @@ def post_worker_init(worker: Any) -> None:
     # The same care as the ASGI app (GC_FREEZE, on by default): what the worker made while
     # loading the app is moved out of the collector's reach, so a full collection scans only
     # what requests made.
-    if Settings().gc_freeze:
+    settings = Settings()
+    apply_young_threshold(settings.gc_young_threshold)
+    if settings.gc_freeze:
         gc.collect()
         gc.freeze()

@@ -215,7 +215,7 @@ async def test_streams_beyond_the_cap_get_503(settings: Settings) -> None:
 
 def hold_the_loop(seconds: float) -> None:
     """Keep the event loop from running anything for `seconds`, as a core full of work does."""
-    time.sleep(seconds)  # noqa: ASYNC251 — the point: nothing else runs meanwhile
+    time.sleep(seconds)  # in a sync function, called from the test: the loop waits
 
 
 async def test_a_lagging_worker_refuses_a_new_chat_at_once(settings: Settings) -> None:

@@ -29,6 +29,7 @@ from prometheus_client import (
 
 from assessment_async.infra.logs import request_id, request_id_from
 from assessment_core.admission import PROBE_SECONDS, LagGauge
+from assessment_core.collector import apply_young_threshold
 
 access_log = logging.getLogger("assessment_async.access")
 
@@ -123,15 +124,17 @@ async def watch_event_loop(gauge: LagGauge) -> None:
         record_collections()
 
 
-def watch_garbage_collector(freeze: bool) -> None:
-    """Time every collection; with `freeze`, first move every object alive now (modules,
-    schemas, the app) to the collector's permanent generation.
+def watch_garbage_collector(freeze: bool, young_threshold: int) -> None:
+    """Time every collection; set the young generation's threshold (gc_young_threshold);
+    with `freeze`, first move every object alive now (modules, schemas, the app) to the
+    collector's permanent generation.
 
     A full collection scans every tracked object: about 100,000 after start-up, tens of
     milliseconds of a core during which no request progresses (docs/performance.md).
     """
     if _time_collection not in gc.callbacks:
         gc.callbacks.append(_time_collection)
+    apply_young_threshold(young_threshold)
     if freeze:
         gc.collect()
         gc.freeze()
