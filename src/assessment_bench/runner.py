@@ -262,7 +262,7 @@ class Bench:
             warmup, length = workload.schedule(MOST_SAVES_PER_S * 2)
             run_wrk(base, warmup, length, 2, mode.connections, prefix=PIN_OTHERS)
         return Target(base, mode, workload, PIN_OTHERS, metrics, cpu_seconds(tree(pid)),
-                      rss_mb(tree(pid)), self.hints.setdefault(name, {}), repeat)
+                      rss_mb(tree(pid)), self.hints.setdefault(name, {}), repeat, self.hints)
 
     def _rounds(self, order: list[str], repeat: int, db_url: str, llm_url: str,
                 fake_pid: int, step: int, total: int) -> int:

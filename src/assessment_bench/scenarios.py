@@ -71,6 +71,7 @@ class Target:
     # answer: "saves_per_s" (closed loop), and each knee by scenario.
     hints: dict[str, float] = field(default_factory=dict)
     repeat: int = 1  # which repeat this is (hol's saturation step is drawn once, in the first)
+    run_hints: dict[str, dict[str, float]] = field(default_factory=dict)  # every variant's
 
     def search_start(self, scenario: str, first: float, closed_loop: float | None = None,
                      ) -> tuple[float, float]:
@@ -153,7 +154,8 @@ def chat_stream(t: Target) -> tuple[Figures, float]:
     streams as `chat_saturation_streams` at once: errors and relayed tokens/s at saturation."""
     figures = t.costed(lambda: chats(t, t.mode.chat_streams, max(t.mode.seconds, 3)), "chat",
                        lambda f: f["chats"] + f.get("warmup_chats", 0))
-    t.hints.setdefault("chat-stream", float(figures["chats_per_s"]))  # overload's capacity
+    if t.repeat:  # overload's capacity, from a repeat that was not slowed by sampling
+        t.hints.setdefault("chat-stream", float(figures["chats_per_s"]))
     ideal = t.mode.chat_streams / CHAT_SECONDS
     figures |= {"ideal_chats_per_s": round(ideal, 1),
                 "of_ideal": round(figures["chats_per_s"] / ideal, 3)}
@@ -327,9 +329,11 @@ def overload(t: Target) -> tuple[Figures, float]:
     ending all the time (each participant a session and a chat back to back), a save probe
     beside them at a fixed rate. Per offered load: the probe's latency, chats completed per
     second, chats refused and how fast. The headline is the worst save p99 at any load up to
-    twice the worker's chat capacity (chat-stream's chats/s, if measured first)."""
+    twice the chat capacity: the most chats/s any variant's chat-stream reached earlier in
+    the run, so that every variant is offered the same loads."""
     mode = t.mode
-    capacity = t.hints.get("chat-stream") or mode.overload_capacity
+    measured = [h["chat-stream"] for h in t.run_hints.values() if "chat-stream" in h]
+    capacity = max(measured, default=0.0) or mode.overload_capacity
     steps: list[Figures] = []
     for factor in mode.overload_factors:
         rate = max(1.0, round(factor * capacity))

@@ -18,18 +18,23 @@ def plan(tmp_path: Path) -> Bench:
 def test_each_tier_of_variant_runs_what_shows_its_difference(tmp_path: Path) -> None:
     bench = plan(tmp_path)
     # The rewrite, the plan, the best honest gevent app and the threaded baseline: all.
-    for name in ("asgi", "gevent-green", "gevent-tuned", "gthread"):
+    for name in ("asgi", "gevent-green", "gevent-tuned"):
         assert bench.scenarios_of(name, 1) == list(MEASURED)
-        assert "growth" not in bench.scenarios_of(name, 2)  # curves are drawn once
-    # The other servers: what a server changes, knee included; no whole assessment.
-    assert bench.scenarios_of("asgi-hypercorn", 1) == ["phq-save", "phq-open", "chat-stream",
+        # Curves are drawn once.
+        assert not {"growth", "overload"} & set(bench.scenarios_of(name, 2))
+    # gthread has no chat admission to price under overload.
+    assert bench.scenarios_of("gthread", 1) == [s for s in MEASURED if s != "overload"]
+    # The other servers: what a server changes; no knee, no whole assessment.
+    assert bench.scenarios_of("asgi-hypercorn", 1) == ["phq-save", "chat-stream",
                                                        "camera-upload", "db-latency"]
     # A lever: where it acts.
     assert bench.scenarios_of("asgi-no-group-commit", 2) == ["phq-save", "db-latency"]
     assert bench.scenarios_of("gevent-tuned-no-group-commit", 2) == ["phq-save", "db-latency"]
-    # The deployment's hops: saves, streams and uploads through them.
-    assert bench.scenarios_of("asgi-proxied", 1) == ["phq-save", "chat-stream",
-                                                     "camera-upload"]
+    assert bench.scenarios_of("asgi-no-admission", 1) == ["phq-save", "chat-stream",
+                                                          "overload"]
+    assert bench.scenarios_of("gevent-tuned-no-admission", 2) == ["phq-save"]
+    # The deployment's hops: saves and uploads through them.
+    assert bench.scenarios_of("asgi-proxied", 1) == ["phq-save", "camera-upload"]
     assert bench.scenarios_of("asgi-pgbouncer", 1) == ["phq-save"]
     # The pitfalls: where their pitfall shows.
     assert bench.scenarios_of("gevent-phase2", 3) == ["phq-save", "chat-stream",
