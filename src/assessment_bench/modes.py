@@ -61,12 +61,13 @@ class Mode:
     # grows slowly shows only then. Failing, the load a tenth lower is tried (up to three
     # times). 0: no confirmation (the figure says so).
     open_confirm_seconds: float = 0
-    # overload: chats offered at these multiples of the chat capacity (the most chats/s any
-    # variant's chat-stream reached earlier in the run, so every variant is offered the same
-    # loads; overload_capacity when none ran), each step this long, the probe beside them.
+    # overload: chats offered at these multiples of the chat capacity (the most tokens/s any
+    # variant's chat-stream relayed earlier in the run, as chats of the churn's length, so
+    # every variant is offered the same loads; overload_capacity chats/s when none ran), each
+    # step this long, the probe beside them.
     overload_factors: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0)
     overload_seconds: float = 10
-    overload_capacity: float = 200
+    overload_capacity: float = 100
     # The probe's saves/s beside the churn: light, since it shares the helper core with
     # PostgreSQL, the fake LLM and the churn's client (500 samples in 10 s: p99 is the 5th).
     overload_probe_rate: float = 50

@@ -125,10 +125,15 @@ def make_plots(out: Path, summary: dict[str, Any], results: list[dict[str, Any]]
 
 
 def _hol(path: Path, hol: dict[str, list[dict[str, Any]]]) -> Path:
-    """The probe's p99 and p99.9 alone and beside each number of streams (first repeat)."""
+    """The probe's p99 and p99.9 alone, beside chats that start and end all the time, and
+    beside each number of streams held open (first repeat)."""
     names = list(hol)
     first = {n: hol[n][0] for n in names}
     columns = [("alone", lambda f: f["probe_alone"])]
+    if all("beside_churn" in first[n] for n in names):
+        rate = first[names[0]]["beside_churn"]["offered_chats_per_s"]
+        columns.append((f"beside {rate:,.0f} chats/s arriving",
+                        lambda f: f["beside_churn"]["probe"]))
     for key in ("beside", "beside_saturation"):
         if all(key in first[n] for n in names):
             streams = first[names[0]][key]["streams"]

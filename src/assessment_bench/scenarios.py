@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from assessment_bench.knee import confirm, find_knee
+from assessment_bench.load.churn import TOKENS as CHURN_TOKENS
 from assessment_bench.load.wrk import run_wrk
 from assessment_bench.modes import CHAT_SECONDS, FLOW_MAX_ERROR_RATE, FLOW_SLO_P99_MS, Mode
 from assessment_bench.workload import Workload
@@ -35,7 +36,8 @@ HEADLINES = {
     "phq-save": ("saves_per_s", "saves/s", True),
     "phq-open": ("knee_rate", "saves/s offered within the p99 SLO (knee)", True),
     "chat-stream": ("chats_per_s", "chats/s", True),
-    "hol": ("added_p99_ms", "ms a save's p99 gains beside slow chats", False),
+    "hol": ("added_p99_ms", "ms a save's p99 gains beside chats starting and ending at half "
+            "the chat capacity", False),
     "camera-upload": ("mb_per_s", "MB/s", True),
     "assessment-flow": ("knee_flows_per_min", "flows/min within SLOs (knee)", True),
     "db-latency": ("saves_per_s", "saves/s with a slow database link", True),
@@ -54,6 +56,8 @@ MOST_SAVES_PER_S = 10_000
 # error small beside what the SLO allows.
 GENERATOR_LATE_SHARE_OF_SLO = 0.1
 OVERLOAD_LEAD = 2.0  # seconds of churn before the save probe starts
+HOL_CHURN = 0.5  # hol's background: chats arriving at half the chat capacity
+BACKGROUND_NICENESS = 10
 
 
 @dataclass
@@ -155,7 +159,7 @@ def chat_stream(t: Target) -> tuple[Figures, float]:
     figures = t.costed(lambda: chats(t, t.mode.chat_streams, max(t.mode.seconds, 3)), "chat",
                        lambda f: f["chats"] + f.get("warmup_chats", 0))
     if t.repeat:  # overload's capacity, from a repeat that was not slowed by sampling
-        t.hints.setdefault("chat-stream", float(figures["chats_per_s"]))
+        t.hints.setdefault("chat-stream-tokens", float(figures["tokens_per_s"]))
     ideal = t.mode.chat_streams / CHAT_SECONDS
     figures |= {"ideal_chats_per_s": round(ideal, 1),
                 "of_ideal": round(figures["chats_per_s"] / ideal, 3)}
@@ -171,21 +175,39 @@ def chats(t: Target, streams: int, seconds: float, warmup: float = 2) -> Figures
 
 
 def hol(t: Target) -> tuple[Figures, float]:
-    """Does a chat hold up other participants' saves? The save probe alone, then beside
-    `hol_streams` slow chat streams, then (if the mode says so, in the first repeat: a
-    curve to read, not a headline) beside `hol_saturation_streams`; the headline is what the
-    streams add to the probe's p99."""
+    """Does a chat hold up other participants' saves? The save probe alone, then beside chats
+    that start and end all the time (participants arriving at HOL_CHURN of the chat
+    capacity, each a session and a chat: a busy worker, not an overloaded one); the headline
+    is what those chats add to the probe's p99. In the first repeat (curves to read, not
+    headlines), the probe also beside `hol_streams` slow streams held open, then beside
+    `hol_saturation_streams`."""
     mode = t.mode
     alone = open_loop(t, mode.hol_probe_rate, mode.hol_seconds)
-    figures: Figures = {"probe_alone": alone}
-    saturation = mode.hol_saturation_streams if t.repeat <= 1 else 0
-    for key, streams in (("beside", mode.hol_streams), ("beside_saturation", saturation)):
-        if streams:
-            figures[key] = probe_beside_streams(t, streams)
-            figures[key]["added_p99_ms"] = round(figures[key]["probe"]["p99_ms"]
-                                                 - alone["p99_ms"], 2)
-    figures["added_p99_ms"] = figures["beside"]["added_p99_ms"]
+    rate = max(1.0, round(HOL_CHURN * chat_capacity(t)))
+    probe, chats = probe_beside(
+        t, ["assessment_bench.load.churn", "--rate", str(rate), "--seconds",
+            str(mode.hol_seconds + OVERLOAD_LEAD)], lead=OVERLOAD_LEAD, seconds=mode.hol_seconds)
+    figures: Figures = {"probe_alone": alone, "beside_churn": {
+        "offered_chats_per_s": rate, "probe": probe, "chats": chats,
+        "added_p99_ms": round(probe["p99_ms"] - alone["p99_ms"], 2)}}
+    if t.repeat <= 1:
+        for key, streams in (("beside", mode.hol_streams),
+                             ("beside_saturation", mode.hol_saturation_streams)):
+            if streams:
+                figures[key] = probe_beside_streams(t, streams)
+                figures[key]["added_p99_ms"] = round(figures[key]["probe"]["p99_ms"]
+                                                     - alone["p99_ms"], 2)
+    figures["added_p99_ms"] = figures["beside_churn"]["added_p99_ms"]
     return figures, float(figures["added_p99_ms"])
+
+
+def chat_capacity(t: Target) -> float:
+    """Chats/s of the churn's length a worker carries: the most tokens/s any variant's
+    chat-stream relayed earlier in the run (relaying tokens is what fills the core), so that
+    every variant is offered the same loads; the mode's overload_capacity when none ran."""
+    relayed = [h["chat-stream-tokens"] for h in t.run_hints.values()
+               if "chat-stream-tokens" in h]
+    return round(max(relayed, default=0.0) / CHURN_TOKENS) or t.mode.overload_capacity
 
 
 def probe_beside_streams(t: Target, streams: int) -> Figures:
@@ -204,8 +226,12 @@ def probe_beside(t: Target, load: list[str], lead: float, seconds: float,
     module and its flags, given the server's URL first) that started `lead` seconds before
     it; (probe, the load's figures)."""
     module, *flags = load
+    # The background load yields the helper core to PostgreSQL, the fake LLM and the probe:
+    # past the server's capacity that core is full, and a save must wait on the server under
+    # test, not on a load generator (its lateness is reported).
     background = subprocess.Popen(
-        [*t.loadgen_prefix, sys.executable, "-m", module, t.base, *flags],
+        [*t.loadgen_prefix, "nice", "-n", str(BACKGROUND_NICENESS), sys.executable, "-m",
+         module, t.base, *flags],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(lead)
     probe = open_loop(t, rate or t.mode.hol_probe_rate, seconds)
@@ -329,11 +355,9 @@ def overload(t: Target) -> tuple[Figures, float]:
     ending all the time (each participant a session and a chat back to back), a save probe
     beside them at a fixed rate. Per offered load: the probe's latency, chats completed per
     second, chats refused and how fast. The headline is the worst save p99 at any load up to
-    twice the chat capacity: the most chats/s any variant's chat-stream reached earlier in
-    the run, so that every variant is offered the same loads."""
+    twice the chat capacity (chat_capacity)."""
     mode = t.mode
-    measured = [h["chat-stream"] for h in t.run_hints.values() if "chat-stream" in h]
-    capacity = max(measured, default=0.0) or mode.overload_capacity
+    capacity = chat_capacity(t)
     steps: list[Figures] = []
     for factor in mode.overload_factors:
         rate = max(1.0, round(factor * capacity))

@@ -66,11 +66,11 @@ def check(results: list[dict[str, Any]], ceiling: list[dict[str, Any]]) -> list[
                      share is not None and share >= 0.5))
 
     hol, hol_base = med(SUBJECT, "hol"), med("gevent-green", "hol")
-    rows.append(_row("hol: what slow chats add to a save's p99 ≤ half of what they add on "
+    rows.append(_row("hol: what chats add to a save's p99 ≤ half of what they add on "
                      "gevent-green", f"{hol:,.1f} vs {hol_base:,.1f} ms"
                      if hol is not None and hol_base is not None else None,
                      bool(hol is not None and hol_base is not None and hol <= hol_base / 2)))
-    rows.append(_row("hol: slow chats add < 50 ms to a save's p99",
+    rows.append(_row("hol: chats add < 50 ms to a save's p99",
                      f"{hol:,.1f} ms" if hol is not None else None,
                      hol is not None and hol < 50))
 

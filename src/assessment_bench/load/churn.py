@@ -21,9 +21,13 @@ import aiohttp
 from assessment_bench.load.stats import latency_ms
 
 DEADLINE_GRACE = 15.0
-# A reply like a real model's, shorter than the bench's chat-stream: 300 ms to the first of
-# 20 tokens, 25 ms apart (0.8 s a chat).
-MESSAGE = "How do I talk to my doctor? {{fake-llm: ttft=0.3,tokens=20,gap=0.025}}"
+# A reply like a real model's: 300 ms to the first of 60 tokens, 25 ms apart (1.8 s a chat).
+# Sixty, not twenty: what fills a server's core is relaying tokens, and per token the fake LLM
+# and this client (on the helper core) cost less than the server; with short replies the
+# per-chat work (a session, a turn, PostgreSQL's share) saturated the helper core first.
+TOKENS = 60
+MESSAGE = ("How do I talk to my doctor? "
+           f"{{{{fake-llm: ttft=0.3,tokens={TOKENS},gap=0.025}}}}")
 REFUSALS = (429, 503)
 
 
