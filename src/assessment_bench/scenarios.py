@@ -57,6 +57,7 @@ MOST_SAVES_PER_S = 10_000
 GENERATOR_LATE_SHARE_OF_SLO = 0.1
 OVERLOAD_LEAD = 2.0  # seconds of churn before the save probe starts
 HOL_CHURN = 0.5  # hol's background: chats arriving at half the chat capacity
+RUN_WIDE = "(run)"  # the key of Target.run_hints that no variant has: what the run fixed
 
 
 @dataclass
@@ -202,11 +203,16 @@ def hol(t: Target) -> tuple[Figures, float]:
 
 def chat_capacity(t: Target) -> float:
     """Chats/s of the churn's length a worker carries: the most tokens/s any variant's
-    chat-stream relayed earlier in the run (relaying tokens is what fills the core), so that
-    every variant is offered the same loads; the mode's overload_capacity when none ran."""
-    relayed = [h["chat-stream-tokens"] for h in t.run_hints.values()
-               if "chat-stream-tokens" in h]
-    return round(max(relayed, default=0.0) / CHURN_TOKENS) or t.mode.overload_capacity
+    chat-stream relayed before the run first asked (relaying tokens is what fills the core);
+    the mode's overload_capacity when none had run. Fixed at that first asking, so that every
+    variant, in every repeat, is offered the same loads."""
+    run = t.run_hints.setdefault(RUN_WIDE, {})
+    if "chat-capacity" not in run:
+        relayed = [h["chat-stream-tokens"] for h in t.run_hints.values()
+                   if "chat-stream-tokens" in h]
+        run["chat-capacity"] = (round(max(relayed, default=0.0) / CHURN_TOKENS)
+                                or t.mode.overload_capacity)
+    return run["chat-capacity"]
 
 
 def probe_beside_streams(t: Target, streams: int) -> Figures:
