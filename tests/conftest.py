@@ -63,8 +63,14 @@ def _fake_llm_url() -> Iterator[str]:
 
 @pytest.fixture(name="settings")
 def _settings(database_url: str, fake_llm_url: str, tmp_path: Path) -> Settings:
+    # Chat admission off in the apps these tests run in their own process: the test's code
+    # shares the app's loop, and a machine busy with other tests can hold that loop back for
+    # a while, which admission rightly reads as a full worker. Its own tests turn it on
+    # (blueprints/test_chat.py, twin/test_admission.py); the servers the contract, browser,
+    # topology and fault suites start keep the default.
     return Settings(database_url=database_url, llm_base_url=fake_llm_url,
-                    cors_origins=[FRONTEND], capture_dir=tmp_path / "captures")
+                    cors_origins=[FRONTEND], capture_dir=tmp_path / "captures",
+                    chat_admit_lag_ms=0)
 
 
 @asynccontextmanager
