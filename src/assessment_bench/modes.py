@@ -110,9 +110,9 @@ FULL_TIERS = {
     "asgi-pgbouncer": ("phq-save",),  # the pooler alone: only saves reach it
     "asgi-no-group-commit": GROUP_COMMIT, "gevent-tuned-no-group-commit": GROUP_COMMIT,
     # Chat admission acts where chats fill the core (overload, the 2,000 streams of
-    # chat-stream); phq-save shows what its lag watcher costs the saves.
+    # chat-stream); asgi's phq-save shows what its lag watcher costs the saves.
     "asgi-no-admission": ("phq-save", "chat-stream", "overload"),
-    "gevent-tuned-no-admission": ("phq-save", "overload"),
+    "gevent-tuned-no-admission": ("overload",),
     "gthread": tuple(s for s in MEASURED if s != "overload"),
 }
 

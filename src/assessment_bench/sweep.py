@@ -117,10 +117,24 @@ def best(rows: list[dict[str, Any]], variant: str) -> dict[str, Any]:
             "scores": {k: round(v, 3) for k, v in scores.items()}}
 
 
+# A variant that is not swept runs at the setting of the one it differs from by a lever, a
+# server, a hop or a pitfall, so that a ratio between the two prices that difference, not a
+# pool size.
+SWEPT_AS = {
+    "asgi-naive": "asgi", "asgi-hypercorn": "asgi", "asgi-granian": "asgi",
+    "asgi-proxied": "asgi", "asgi-pgbouncer": "asgi", "asgi-no-group-commit": "asgi",
+    "asgi-no-admission": "asgi", "gevent": "gevent-green", "gevent-phase2": "gevent-green",
+    "gevent-tuned-no-group-commit": "gevent-tuned", "gevent-tuned-no-admission": "gevent-tuned",
+}
+
+
 def overrides(path: Path = LATEST) -> dict[str, dict[str, str]]:
-    """Each swept variant's best setting, from a recorded sweep ({} if there is none)."""
+    """Each variant's best setting, from a recorded sweep ({} if there is none): a swept
+    variant's own, every other's that of the variant it is swept as (SWEPT_AS)."""
     if not path.is_file():
         return {}
     document = json.loads(path.read_text())
-    return {variant: choice["setting"] for variant, choice in document["best"].items()
-            if choice.get("setting")}
+    chosen = {variant: choice["setting"] for variant, choice in document["best"].items()
+              if choice.get("setting")}
+    return chosen | {variant: chosen[base] for variant, base in SWEPT_AS.items()
+                     if base in chosen}

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from assessment_bench.sweep import best, overrides, settings_of
+from assessment_bench.modes import MODES
+from assessment_bench.sweep import GRID, SWEPT_AS, best, overrides, settings_of
 
 
 def rows(table: dict[str, dict[str, list[int]]]) -> list[dict[str, Any]]:
@@ -41,5 +42,20 @@ def test_the_default_stays_when_nothing_beats_it(tmp_path: Path) -> None:
     assert choice["setting"] == {"DB_POOL_SIZE": "10"}
     recorded = tmp_path / "latest.json"
     recorded.write_text(json.dumps({"best": {"asgi": choice, "gthread": {"setting": {}}}}))
-    assert overrides(recorded) == {"asgi": {"DB_POOL_SIZE": "10"}}
+    chosen = overrides(recorded)
+    assert chosen["asgi"] == {"DB_POOL_SIZE": "10"} and "gthread" not in chosen
     assert overrides(tmp_path / "none.json") == {}
+
+
+def test_a_lever_switch_runs_at_its_base_variants_setting(tmp_path: Path) -> None:
+    recorded = tmp_path / "latest.json"
+    recorded.write_text(json.dumps({"best": {
+        "asgi": {"setting": {"DB_POOL_SIZE": "64"}},
+        "gevent-tuned": {"setting": {"DB_POOL_SIZE": "32"}}}}))
+    chosen = overrides(recorded)
+    for variant in ("asgi-no-group-commit", "asgi-no-admission", "asgi-hypercorn"):
+        assert chosen[variant] == {"DB_POOL_SIZE": "64"}
+    assert chosen["gevent-tuned-no-group-commit"] == {"DB_POOL_SIZE": "32"}
+    assert "gevent" not in chosen  # gevent-green was not in this sweep
+    # Every variant the full run measures has its setting from the sweep, its own or its base's.
+    assert set(SWEPT_AS) | set(GRID) == set(MODES["full"].variants)
