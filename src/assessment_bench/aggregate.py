@@ -169,6 +169,25 @@ def growth(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return table
 
 
+def overload(results: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """variant -> one row per offered chat load of its (first measured) overload curve."""
+    table: dict[str, list[dict[str, Any]]] = {}
+    for result in measured(results):
+        if result["scenario"] != "overload" or result["variant"] in table:
+            continue
+        table[result["variant"]] = [{
+            "offered": step["offered_chats_per_s"], "factor": step["factor"],
+            "p50_ms": step["probe"].get("p50_ms"), "p99_ms": step["probe"].get("p99_ms"),
+            "max_ms": step["probe"].get("max_ms"),
+            "goodput": step["chats"].get("goodput_per_s"),
+            "refused": step["chats"].get("refused", 0),
+            "refused_max_ms": step["chats"].get("refused_max_ms"),
+            "cut": step["chats"].get("errors", {}).get("cut at the deadline", 0),
+            "late_ms": step["chats"].get("send_lateness_p99_ms"),
+            "busy": step.get("server_cores_busy")} for step in result["figures"]["steps"]]
+    return table
+
+
 def first(results: list[dict[str, Any]], variant: str, scenario: str) -> list[dict[str, Any]]:
     return [r for r in measured(results)
             if r["variant"] == variant and r["scenario"] == scenario]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from assessment_bench.aggregate import detect_caveats, error_count, summarise, verdict
+from assessment_bench.aggregate import detect_caveats, error_count, overload, summarise, verdict
 
 
 def result(variant: str, scenario: str, headline: float, repeat: int = 1,
@@ -86,3 +86,17 @@ def test_a_variant_with_errors_cannot_win() -> None:
     [row] = verdict(summarise(results), "asgi", ["hol"], results)
     assert row["winner"] == "asgi"
     assert row["values"]["gevent-phase2"]["errors"] == 900
+
+
+def test_the_overload_table_has_a_row_per_offered_load_of_the_first_repeat() -> None:
+    step = {"factor": 1.0, "offered_chats_per_s": 145, "server_cores_busy": 0.84,
+            "probe": {"p50_ms": 12.0, "p99_ms": 390.0, "max_ms": 461.0},
+            "chats": {"goodput_per_s": 105, "refused": 483, "refused_max_ms": 277.0,
+                      "send_lateness_p99_ms": 239.0, "errors": {"cut at the deadline": 3}}}
+    later = {**step, "probe": {"p99_ms": 999.0}}
+    table = overload([result("asgi", "overload", 390, 1, steps=[step]),
+                      result("asgi", "overload", 999, 2, steps=[later])])
+    assert table == {"asgi": [{"offered": 145, "factor": 1.0, "p50_ms": 12.0, "p99_ms": 390.0,
+                               "max_ms": 461.0, "goodput": 105, "refused": 483,
+                               "refused_max_ms": 277.0, "cut": 3, "late_ms": 239.0,
+                               "busy": 0.84}]}
