@@ -184,19 +184,18 @@ def hol(t: Target) -> tuple[Figures, float]:
     mode = t.mode
     alone = open_loop(t, mode.hol_probe_rate, mode.hol_seconds)
     rate = max(1.0, round(HOL_CHURN * chat_capacity(t)))
-    probe, chats = probe_beside(
-        t, ["assessment_bench.load.churn", "--rate", str(rate), "--seconds",
-            str(mode.hol_seconds + OVERLOAD_LEAD)], lead=OVERLOAD_LEAD, seconds=mode.hol_seconds)
     figures: Figures = {"probe_alone": alone, "beside_churn": {
-        "offered_chats_per_s": rate, "probe": probe, "chats": chats,
-        "added_p99_ms": round(probe["p99_ms"] - alone["p99_ms"], 2)}}
+        "offered_chats_per_s": rate,
+        **churn_step(t, rate, mode.hol_seconds, mode.hol_probe_rate)}}
     if t.repeat <= 1:
         for key, streams in (("beside", mode.hol_streams),
                              ("beside_saturation", mode.hol_saturation_streams)):
             if streams:
                 figures[key] = probe_beside_streams(t, streams)
-                figures[key]["added_p99_ms"] = round(figures[key]["probe"]["p99_ms"]
-                                                     - alone["p99_ms"], 2)
+    for key in ("beside_churn", "beside", "beside_saturation"):
+        if key in figures:
+            figures[key]["added_p99_ms"] = round(figures[key]["probe"]["p99_ms"]
+                                                 - alone["p99_ms"], 2)
     figures["added_p99_ms"] = figures["beside_churn"]["added_p99_ms"]
     return figures, float(figures["added_p99_ms"])
 
@@ -364,29 +363,26 @@ def overload(t: Target) -> tuple[Figures, float]:
     steps: list[Figures] = []
     for factor in mode.overload_factors:
         rate = max(1.0, round(factor * capacity))
-        steps.append({"factor": factor, "offered_chats_per_s": rate, **churn_step(t, rate)})
+        steps.append({"factor": factor, "offered_chats_per_s": rate,
+                      **churn_step(t, rate, mode.overload_seconds, mode.overload_probe_rate)})
     within = [s for s in steps if s["factor"] <= 2] or steps
     worst = max(s["probe"]["p99_ms"] for s in within)
     return {"capacity_chats_per_s": capacity, "steps": steps,
             "save_p99_ms_up_to_2x": worst}, float(worst)
 
 
-def churn_step(t: Target, rate: float) -> Figures:
-    """The save probe beside chats arriving at `rate` a second, and what the server's core
-    spent on them: the probe's figures, the churn's, the core's busy share, CPU ms a chat."""
-    step: Figures = {}
-
+def churn_step(t: Target, rate: float, seconds: float, probe_rate: float) -> Figures:
+    """The save probe (at `probe_rate`) for `seconds` beside chats arriving at `rate` a
+    second, and what the server's core spent on them: the probe's figures, the churn's, the
+    core's busy share, CPU ms a chat."""
     def beside() -> Figures:  # lead: the churn at its pace before the probe starts
-        step["probe"], step["chats"] = probe_beside(
+        probe, chats = probe_beside(
             t, ["assessment_bench.load.churn", "--rate", str(rate), "--seconds",
-                str(t.mode.overload_seconds + OVERLOAD_LEAD)],
-            lead=OVERLOAD_LEAD, seconds=t.mode.overload_seconds,
-            rate=t.mode.overload_probe_rate)
-        return dict(step["chats"])
+                str(seconds + OVERLOAD_LEAD)], lead=OVERLOAD_LEAD, seconds=seconds,
+            rate=probe_rate)
+        return {"probe": probe, "chats": chats}
 
-    cost = t.costed(beside, "chat", lambda chats: chats.get("completed", 0))
-    return {**step, "server_cores_busy": cost["server_cores_busy"],
-            "cpu_ms_per_chat": cost["cpu_ms_per_chat"]}
+    return t.costed(beside, "chat", lambda step: step["chats"].get("completed", 0))
 
 
 RUNNERS: dict[str, Callable[[Target], tuple[Figures, float]]] = {
