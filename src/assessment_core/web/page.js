@@ -273,15 +273,20 @@ function countdown(seconds, what, signal) {
   });
 }
 
+// What a chat refused for now tells the person; null for any other answer.
+function refusalText(status) {
+  if (status === 429) return "You are sending messages quickly.";
+  if (status === 503) return "The assistant is busy with other conversations.";
+  return null;
+}
+
 async function postChat(text, signal) {
   for (let attempt = 0; ; attempt += 1) {
     const response = await api(sessionPath("/chat"),
                                { method: "POST", json: { message: text }, signal });
-    const refused = response.status === 429 || response.status === 503;
-    if (response.ok || !refused || attempt === CHAT_RETRIES) return response;
+    const what = refusalText(response.status);
+    if (response.ok || !what || attempt === CHAT_RETRIES) return response;
     await errorOf(response);  // read to its end, so the connection is reused
-    const what = response.status === 429 ? "You are sending messages quickly."
-                                          : "The assistant is busy with other conversations.";
     if (!await countdown(response.headers.get("Retry-After"), what, signal)) {
       throw new DOMException("stopped while waiting", "AbortError");
     }
@@ -306,10 +311,9 @@ async function send(event) {
     const response = await postChat(text, controller.signal);
     if (!response.ok) {
       const error = await errorOf(response);
-      const wait = response.headers.get("Retry-After");
-      $("chat-status").textContent = response.status === 429 || response.status === 503
-        ? waitText(wait, response.status === 429 ? "You are sending messages quickly." :
-                                                   "The assistant is busy right now.")
+      const what = refusalText(response.status);
+      $("chat-status").textContent = what
+        ? waitText(response.headers.get("Retry-After"), what)
         : `Not sent: ${error.message || response.status}`;
       return;
     }
