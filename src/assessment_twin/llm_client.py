@@ -32,7 +32,22 @@ class SyncLLMClient:
         self.http.mount("https://", adapter)
         self.headers = {"Authorization": f"Bearer {settings.llm_api_key.get_secret_value()}",
                         **settings.llm_extra_headers}
-        self.slots = threading.BoundedSemaphore(settings.llm_max_streams)
+        self._slots = threading.BoundedSemaphore(settings.llm_max_streams)
+        self._counting = threading.Lock()  # gthread's threads change the gauge's count at once
+
+    def acquire_slot(self) -> bool:
+        """A stream slot within llm_slot_timeout (False: every slot stayed busy), counted as
+        an open chat by the gauge."""
+        if not self._slots.acquire(timeout=self.settings.llm_slot_timeout):
+            return False
+        with self._counting:
+            self.gauge.chat_started()
+        return True
+
+    def release_slot(self) -> None:
+        with self._counting:
+            self.gauge.chat_ended()
+        self._slots.release()
 
     def _open(self, messages: list[dict[str, str]]) -> requests.Response:
         """The upstream's streamed answer, its status checked (UpstreamError otherwise)."""

@@ -57,11 +57,14 @@ class LLMClient:
         self.headers = {"Authorization": f"Bearer {settings.llm_api_key.get_secret_value()}",
                         **settings.llm_extra_headers}
         self._slots = asyncio.Semaphore(settings.llm_max_streams)
-        self.open_streams = 0
+
+    @property
+    def open_streams(self) -> int:
+        return self.gauge.open
 
     async def acquire_slot(self) -> None:
-        """Wait for a free stream slot; WorkerBusy at once while the worker lags past
-        chat_admit_lag_ms, SlotTimeout after llm_slot_timeout."""
+        """Wait for a free stream slot; WorkerBusy at once while the worker's gauge refuses
+        a chat (assessment_core/admission.py), SlotTimeout after llm_slot_timeout."""
         if not self.gauge.admits_chat():
             CHATS_REFUSED.inc()
             raise WorkerBusy
@@ -70,11 +73,11 @@ class LLMClient:
                 await self._slots.acquire()
         except TimeoutError:
             raise SlotTimeout from None
-        self.open_streams += 1
+        self.gauge.chat_started()
         LLM_STREAMS.inc()
 
     def release_slot(self) -> None:
-        self.open_streams -= 1
+        self.gauge.chat_ended()
         LLM_STREAMS.dec()
         self._slots.release()
 

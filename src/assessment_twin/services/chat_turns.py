@@ -56,7 +56,7 @@ def _turn_events(client: SyncLLMClient, settings: Settings, session_id: UUID,
                  token_hash: bytes, message: str) -> Generator[bytes, None, None]:
     if not client.gauge.admits_chat():  # before any work: the worker lags (TWIN_CHAT_ADMISSION)
         raise worker_busy()
-    if not client.slots.acquire(timeout=settings.llm_slot_timeout):
+    if not client.acquire_slot():
         raise llm_busy()
     history: Sequence[Mapping[str, Any]]
     try:
@@ -74,7 +74,7 @@ def _turn_events(client: SyncLLMClient, settings: Settings, session_id: UUID,
                         settings.llm_model, stale_after(settings.llm_turn_timeout),
                         settings.chat_turns_per_minute)
     except BaseException:
-        client.slots.release()
+        client.release_slot()
         raise
     parts: list[str] = []
     result = StreamResult()
@@ -112,14 +112,14 @@ def _turn_events(client: SyncLLMClient, settings: Settings, session_id: UUID,
         taker = first or first_batch
         # Still waiting for the first token: the waiting thread closes the upstream and frees
         # its slot when its read ends, so no more streams are open than slots.
-        handed_off = taker is not None and taker.hand_off(client.slots.release)
+        handed_off = taker is not None and taker.hand_off(client.release_slot)
         if deltas is not None and not handed_off:
             deltas.close()
         store(turn["id"], parts, outcome(bool(parts), False), "CLIENT_DISCONNECTED", result)
         raise
     finally:
         if not handed_off:
-            client.slots.release()
+            client.release_slot()
     status = outcome(bool(parts), ended)
     if not store(turn["id"], parts, status, failure.code if failure else None, result):
         yield not_saved_event(turn["turn_number"])
