@@ -94,13 +94,26 @@ class Record:
 
 
 _STARTED = time.monotonic()
+_PROGRESS_LOG: list[Path] = []  # the run folder's progress.log, once the run has begun
 
 
 def say(message: str) -> None:
     """A line of the run's progress, with the minutes since the bench started (what each
-    scenario costs is how the modes were sized to fit their time)."""
+    scenario costs is how the modes were sized to fit their time), printed and kept in the
+    run folder's progress.log."""
     minutes, seconds = divmod(int(time.monotonic() - _STARTED), 60)
-    print(f"{minutes:3d}:{seconds:02d} {message}", flush=True)
+    line = f"{minutes:3d}:{seconds:02d} {message}"
+    print(line, flush=True)
+    for path in _PROGRESS_LOG:
+        with path.open("a") as log:
+            log.write(line + "\n")
+
+
+def keep_progress_in(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "progress.log"
+    path.write_text("")
+    _PROGRESS_LOG[:] = [path]
 
 
 @contextmanager
@@ -172,6 +185,7 @@ class Bench:
                     for name in config.variants for repeat in range(1, config.repeats + 1)) \
             + sum(len(self.scenarios_of(name, 0)) for name in config.profile)
         step = 0
+        keep_progress_in(config.out)
         if config.profile:
             shutil.rmtree(config.out / "profiles", ignore_errors=True)  # an earlier run's
             self.record.caveats.append(
