@@ -8,9 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
+from assessment_core.admission import FLOOR
 from assessment_core.settings import Settings
 from assessment_dev.fake_llm.text import answer_tokens
 from tests.conftest import Participant, new_participant, serving
@@ -240,6 +242,8 @@ async def test_a_lagging_worker_refuses_a_new_chat_at_once(settings: Settings) -
         assert await turns(client, p) == []
         assert fake_stats(settings)["requests"] == upstream_before
         assert app.extensions["llm"].gauge.refused == 1
+        # No chat was open when the lag passed its bound: the ceiling fell to its floor.
+        assert REGISTRY.get_sample_value("chat_admission_ceiling") == FLOOR
         await asyncio.sleep(0.1)  # the loop caught up: the next chat is served
         status, events = await chat(client, p, "hello again")
         assert (status, events[-1][0]) == (200, "done")

@@ -50,7 +50,11 @@ POOL_SIZE = Gauge("db_pool_size", "Database connections the pool may hold.",
 LLM_STREAMS = Gauge("llm_streams_open", "Chat turns holding an upstream stream slot.",
                     multiprocess_mode="livesum")
 CHATS_REFUSED = Counter("chat_turns_refused", "Chats refused, before any work, while the "
-                        "worker lagged past CHAT_ADMIT_LAG_MS (assessment_core/admission.py).")
+                        "worker lagged past CHAT_ADMIT_LAG_MS or held its ceiling of open "
+                        "chats (assessment_core/admission.py).")
+CHAT_CEILING = Gauge("chat_admission_ceiling", "Open chats the worker admits beside its lag, "
+                     "learnt from it (+Inf until the lag first passes CHAT_ADMIT_LAG_MS).",
+                     multiprocess_mode="livesum")
 LOOP_LAG = Histogram(
     "event_loop_lag_seconds",
     f"How late the event loop woke a {PROBE_SECONDS * 1000:.0f} ms timer: time during "
@@ -121,6 +125,7 @@ async def watch_event_loop(gauge: LagGauge) -> None:
         lag = max(0.0, loop.time() - due)
         LOOP_LAG.observe(lag)
         gauge.observe(lag)
+        CHAT_CEILING.set(gauge.ceiling)
         record_collections()
 
 
