@@ -245,8 +245,10 @@ def detect_caveats(results: list[dict[str, Any]], helper_cores: int = 1) -> list
     found: dict[tuple[str, str, str], list[str]] = {}
 
     def note(result: dict[str, Any], kind: str, detail: str) -> None:
+        where = f"repeat {result['repeat']}" + (f" round {result['round'] + 1}"
+                                                 if "round" in result else "")
         found.setdefault((result["variant"], result["scenario"], kind), []).append(
-            f"repeat {result['repeat']}: {detail}")
+            f"{where}: {detail}")
 
     for result in results:
         resources = result["resources"]

@@ -39,12 +39,15 @@ def rerender(folder: Path) -> Path:
     for result in document["results"]:  # the profile code may have changed too
         if (stacks := folder / result.get("profile", {}).get("file", "-")).is_file():
             result["profile"] |= profiling.save_portable(stacks.read_text(), stacks)
-    detected = set(aggregate.detect_caveats(document["results"],
-                                            helper_cores(document["environment"])))
+    # What detect_caveats finds is found again below; the stored lines it wrote are matched
+    # by what comes before their figures, so a changed wording is not kept twice.
+    detected = {caveat.split(" (repeat ")[0] for caveat in aggregate.detect_caveats(
+        document["results"], helper_cores(document["environment"]))}
     record = Record(started=run["started_at"], results=document["results"],
                     ceiling=document["ceiling"], environment=document["environment"],
                     interrupted=run["interrupted"],
-                    caveats=[c for c in document["caveats"] if c not in detected])
+                    caveats=[c for c in document["caveats"]
+                             if c.split(" (repeat ")[0] not in detected])
     return write(config, record, finished_at=run["finished_at"],
                  settings=run.get("settings"), variant_configs=document["variant_configs"])
 

@@ -100,3 +100,9 @@ def test_the_overload_table_has_a_row_per_offered_load_of_the_first_repeat() -> 
                                "max_ms": 461.0, "goodput": 105, "refused": 483,
                                "refused_max_ms": 277.0, "cut": 3, "late_ms": 239.0,
                                "busy": 0.84}]}
+
+
+def test_a_caveat_names_the_round_of_a_paired_sample() -> None:
+    rounds = [result("asgi", "phq-save", 1, server_cpu=30) | {"round": n} for n in (0, 1)]
+    [caveat] = detect_caveats(rounds, helper_cores=1)
+    assert "(repeat 1 round 1: 30%; repeat 1 round 2: 30%)." in caveat
