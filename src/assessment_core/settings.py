@@ -101,6 +101,10 @@ class Settings(BaseSettings):
     # of its last ticks) is above this, so the answers keep their latency
     # (assessment_core/admission.py); 0: off.
     chat_admit_lag_ms: float = Field(15.0, ge=0)
+    # After relaying a batch of tokens, wait until this long after the last write before
+    # reading the upstream again: what arrived meanwhile goes in one read and one write. 0:
+    # each upstream read relayed at once.
+    chat_relay_interval_ms: float = Field(0.0, ge=0, le=1000)
     # Chat turns a session may start per minute (each costs money upstream); 0: no limit.
     chat_turns_per_minute: int = Field(20, ge=0)
     # Earlier turns sent with each prompt.

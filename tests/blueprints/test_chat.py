@@ -345,3 +345,32 @@ async def test_turns_per_minute_are_limited_per_session(settings: Settings) -> N
                                    "interval '61 seconds' WHERE user_message = 'm0'")
         assert (await chat(client, p, "m3"))[0] == 200
         assert app.extensions["llm"].open_streams == 0  # refused turns gave their slot back
+
+
+async def test_a_relay_interval_takes_what_came_meanwhile_in_one_read(
+    settings: Settings,
+) -> None:
+    # CHAT_RELAY_INTERVAL_MS: 20 tokens 10 ms apart, relayed at most every 100 ms: a few
+    # writes, not twenty, and (read together after each pause, not one by one) about as long
+    # as the upstream takes, not two seconds. Every token has its own event and is stored.
+    async with serving(settings, chat_relay_interval_ms=100,
+                       llm_extra_headers={"X-Fake-LLM": "tokens=20,gap=0.01"}) as app:
+        client = app.test_client()
+        p = await new_participant(client)
+        started = time.perf_counter()
+        writes: list[bytes] = []
+        async with client.request(p.url("/chat"), method="POST",
+                                  headers={**p.headers, "Content-Type": "application/json"},
+                                  ) as connection:
+            await connection.send(b'{"message": "batch it"}')
+            await connection.send_complete()
+            while chunk := await connection.receive():
+                writes.append(chunk)
+        took = time.perf_counter() - started
+        events = parse_events(b"".join(writes).decode())
+        tokens = [data["delta"] for name, data in events if name == "token"]
+        assert events[-1][0] == "done" and len(tokens) == 20
+        assert 1 < sum(b"event: token" in chunk for chunk in writes) < 10
+        assert took < 1.2
+        [turn] = await turns(client, p)
+        assert turn["ai_message"] == "".join(tokens) and turn["status"] == "complete"

@@ -78,13 +78,18 @@ async def _turn_events(
         # upstream stream is closed (an async generator cannot be closed while it runs).
         async with aclosing(client.stream_chat(messages, result)) as deltas, \
                 aclosing(first_with_keepalives(deltas, settings.chat_keepalive_seconds)) as batches:
+            interval = settings.chat_relay_interval_ms / 1000
+            loop = asyncio.get_running_loop()
             async for batch in batches:
                 if batch is None:  # nothing yet from the upstream: keep the line alive
                     yield KEEPALIVE
                     continue
                 parts.extend(batch)
+                written = loop.time()
                 # One event per delta, as the upstream sent them; one write for the batch.
                 yield b"".join(sse("token", {"delta": delta}) for delta in batch)
+                if interval:  # CHAT_RELAY_INTERVAL_MS: the next read takes what came meanwhile
+                    await asyncio.sleep(written + interval - loop.time())
         ended = True
     except UpstreamError as error:
         # Kept without its traceback and the exception it replaced: their frames (this one,

@@ -10,6 +10,7 @@ releases the slot however the stream ends, even if the server never iterates it.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
@@ -92,9 +93,21 @@ def _turn_events(client: SyncLLMClient, settings: Settings, session_id: UUID,
             deltas, first_batch = batches, FirstItem(batches)
             while not first_batch.wait(settings.chat_keepalive_seconds):
                 yield KEEPALIVE  # nothing yet from the upstream: keep the line alive
+            # CHAT_RELAY_INTERVAL_MS: requests hands over each HTTP chunk of the upstream on
+            # its own, so the tokens that come within the interval of the last write are held
+            # and go out in the next (asgi reads them at once after a pause instead).
+            interval = settings.chat_relay_interval_ms / 1000
+            held: list[str] = []
+            written = -math.inf
             for batch in first_batch.then_the_rest():
                 parts.extend(batch)
-                yield b"".join(sse("token", {"delta": delta}) for delta in batch)
+                held.extend(batch)
+                if time.monotonic() - written >= interval:
+                    written = time.monotonic()
+                    yield b"".join(sse("token", {"delta": delta}) for delta in held)
+                    held.clear()
+            if held:
+                yield b"".join(sse("token", {"delta": delta}) for delta in held)
         else:  # the plan's relay: each token written as it comes
             tokens = client.stream_chat(prompt, result)
             deltas, first = tokens, FirstItem(tokens)
