@@ -18,7 +18,7 @@ def test_tokens_within_the_interval_share_a_write_and_all_arrive(settings: Setti
     headers = {"Authorization": f"Bearer {session['token']}"}
     url = f"/api/sessions/{session['session_id']}/chat"
     response = client.post(url, json={"message": "batch it"}, headers=headers, buffered=False)
-    writes = [chunk for chunk in response.response if chunk.strip()]
+    writes = [bytes(chunk) for chunk in response.iter_encoded() if chunk.strip()]
     events = parse_events(b"".join(writes).decode())
     tokens = [data["delta"] for name, data in events if name == "token"]
     assert len(tokens) == 20 and events[-1][0] == "done"
