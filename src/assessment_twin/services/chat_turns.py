@@ -99,13 +99,18 @@ def _turn_events(client: SyncLLMClient, settings: Settings, session_id: UUID,
             interval = settings.chat_relay_interval_ms / 1000
             held: list[str] = []
             written = -math.inf
-            for batch in first_batch.then_the_rest():
-                parts.extend(batch)
-                held.extend(batch)
-                if time.monotonic() - written >= interval:
-                    written = time.monotonic()
+            try:
+                for batch in first_batch.then_the_rest():
+                    parts.extend(batch)
+                    held.extend(batch)
+                    if time.monotonic() - written >= interval:
+                        written = time.monotonic()
+                        yield b"".join(sse("token", {"delta": delta}) for delta in held)
+                        held.clear()
+            except UpstreamError:  # the tokens kept reach the client too, before the error
+                if held:
                     yield b"".join(sse("token", {"delta": delta}) for delta in held)
-                    held.clear()
+                raise
             if held:
                 yield b"".join(sse("token", {"delta": delta}) for delta in held)
         else:  # the plan's relay: each token written as it comes
