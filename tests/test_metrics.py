@@ -5,6 +5,7 @@ on every answer."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import subprocess
@@ -12,11 +13,14 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from assessment_async.infra.metrics import ObservedApp
 from assessment_core.settings import Settings
 from assessment_dev.ports import free_port
 from tests.conftest import serving_http
@@ -198,3 +202,32 @@ async def test_the_metrics_listener_starts_and_stops_with_the_app(settings: Sett
             assert page.status_code == 200 and "event_loop_lag_seconds" in page.text
         with pytest.raises(httpx.ConnectError):
             await httpx.AsyncClient().get(f"http://127.0.0.1:{port}/metrics")
+
+
+@pytest.mark.parametrize(("app_does", "status"), [
+    ("is cancelled", "499"),  # the client left: the server cancelled the request
+    ("ends unanswered", "499"),  # the client left: the framework gave up on its own
+    ("fails", "500"),
+    ("answers", "204"),
+])
+async def test_a_client_that_leaves_is_counted_as_gone_not_as_a_server_error(
+    app_does: str, status: str,
+) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if app_does == "is cancelled":
+            raise asyncio.CancelledError
+        if app_does == "fails":
+            raise RuntimeError("boom")
+        if app_does == "answers":
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+    async def send(message: Any) -> None:
+        pass
+
+    labels = {"method": "PUT", "route": "/gone-test", "status": status}
+    before = REGISTRY.get_sample_value("http_request_duration_seconds_count", labels) or 0
+    scope = {"type": "http", "method": "PUT", "headers": [], "route": "/gone-test"}
+    with contextlib.suppress(asyncio.CancelledError, RuntimeError):
+        await ObservedApp(app)(scope, None, send)  # type: ignore[arg-type]
+    assert REGISTRY.get_sample_value("http_request_duration_seconds_count", labels) == before + 1

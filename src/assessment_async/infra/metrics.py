@@ -76,6 +76,9 @@ def route_of(scope: dict[str, Any]) -> str:
     return route
 
 
+CLIENT_GONE = 499  # nginx's "client closed request": the client left before the answer
+
+
 class ObservedApp:
     """Wraps the app: a request id for logs and the response, in-flight count, latency."""
 
@@ -90,19 +93,28 @@ class ObservedApp:
                       b"")
         rid = request_id_from(header.decode("latin-1"))
         token = request_id.set(rid)
-        status = 500  # when the app fails before it answers
+        # Until the app answers: 500 if it fails, CLIENT_GONE if the client leaves first (the
+        # app is cancelled, or ends without an answer), so a load generator stopping mid-request
+        # does not read as server errors in the log and the metrics.
+        status, answered = 500, False
         started = time.perf_counter()
 
         async def send_with_id(message: ASGISendEvent) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, answered = message["status"], True
                 message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
             await send(message)
 
         IN_FLIGHT.inc()
         try:
             await self.app(scope, receive, send_with_id)
+            if not answered:
+                status = CLIENT_GONE
+        except asyncio.CancelledError:
+            if not answered:
+                status = CLIENT_GONE
+            raise
         finally:
             IN_FLIGHT.dec()
             seconds = time.perf_counter() - started
