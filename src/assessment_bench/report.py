@@ -41,13 +41,13 @@ def rerender(folder: Path) -> Path:
             result["profile"] |= profiling.save_portable(stacks.read_text(), stacks)
     # What detect_caveats finds is found again below; the stored lines it wrote are matched
     # by what comes before their figures, so a changed wording is not kept twice.
-    detected = {caveat.split(" (repeat ")[0] for caveat in aggregate.detect_caveats(
+    detected = {detected_kind(caveat) for caveat in aggregate.detect_caveats(
         document["results"], helper_cores(document["environment"]))}
     record = Record(started=run["started_at"], results=document["results"],
                     ceiling=document["ceiling"], environment=document["environment"],
                     interrupted=run["interrupted"],
                     caveats=[c for c in document["caveats"]
-                             if c.split(" (repeat ")[0] not in detected])
+                             if detected_kind(c) not in detected])
     return write(config, record, finished_at=run["finished_at"],
                  settings=run.get("settings"), variant_configs=document["variant_configs"])
 
@@ -91,6 +91,11 @@ def build(config: RunConfig, record: Record,
         "caveats": record.caveats + aggregate.detect_caveats(
             record.results, helper_cores(record.environment)),
     }
+
+
+def detected_kind(caveat: str) -> str:
+    """A detected caveat without its per-repeat figures: its variant, scenario and kind."""
+    return caveat.split(" (repeat ")[0]
 
 
 def helper_cores(environment: dict[str, Any]) -> int:

@@ -64,6 +64,11 @@ def sse(event: str, data: Mapping[str, Any]) -> bytes:
     return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
+def token_events(deltas: Sequence[str]) -> bytes:
+    """A `token` event per delta, as the upstream sent them, in one write."""
+    return b"".join(sse("token", {"delta": delta}) for delta in deltas)
+
+
 class UpstreamError(Exception):
     """The upstream failed; `code` is the one the client sees in the `error` event."""
 

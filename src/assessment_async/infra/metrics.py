@@ -93,10 +93,10 @@ class ObservedApp:
                       b"")
         rid = request_id_from(header.decode("latin-1"))
         token = request_id.set(rid)
-        # Until the app answers: 500 if it fails, CLIENT_GONE if the client leaves first (the
-        # app is cancelled, or ends without an answer), so a load generator stopping mid-request
+        # Until the app answers: CLIENT_GONE (the client left first: the app is cancelled, or
+        # ends without an answer), 500 if it fails; so a load generator stopping mid-request
         # does not read as server errors in the log and the metrics.
-        status, answered = 500, False
+        status, answered = CLIENT_GONE, False
         started = time.perf_counter()
 
         async def send_with_id(message: ASGISendEvent) -> None:
@@ -109,11 +109,9 @@ class ObservedApp:
         IN_FLIGHT.inc()
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:  # not CancelledError, a BaseException
             if not answered:
-                status = CLIENT_GONE
-        except asyncio.CancelledError:
-            if not answered:
-                status = CLIENT_GONE
+                status = 500
             raise
         finally:
             IN_FLIGHT.dec()

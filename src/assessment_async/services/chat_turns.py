@@ -32,8 +32,8 @@ from assessment_core.chat import (
     error_event,
     not_saved_event,
     outcome,
-    sse,
     stale_after,
+    token_events,
 )
 from assessment_core.settings import Settings
 from assessment_core.tokens import check_owner
@@ -86,8 +86,7 @@ async def _turn_events(
                     continue
                 parts.extend(batch)
                 written = loop.time()
-                # One event per delta, as the upstream sent them; one write for the batch.
-                yield b"".join(sse("token", {"delta": delta}) for delta in batch)
+                yield token_events(batch)
                 if interval:  # CHAT_RELAY_INTERVAL_MS: the next read takes what came meanwhile
                     await asyncio.sleep(written + interval - loop.time())
         ended = True

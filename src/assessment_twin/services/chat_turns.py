@@ -31,6 +31,7 @@ from assessment_core.chat import (
     outcome,
     sse,
     stale_after,
+    token_events,
 )
 from assessment_core.settings import Settings
 from assessment_twin import phase2
@@ -103,16 +104,16 @@ def _turn_events(client: SyncLLMClient, settings: Settings, session_id: UUID,
                 for batch in first_batch.then_the_rest():
                     parts.extend(batch)
                     held.extend(batch)
-                    if time.monotonic() - written >= interval:
-                        written = time.monotonic()
-                        yield b"".join(sse("token", {"delta": delta}) for delta in held)
+                    if (now := time.monotonic()) - written >= interval:
+                        written = now
+                        yield token_events(held)
                         held.clear()
             except UpstreamError:  # the tokens kept reach the client too, before the error
                 if held:
-                    yield b"".join(sse("token", {"delta": delta}) for delta in held)
+                    yield token_events(held)
                 raise
             if held:
-                yield b"".join(sse("token", {"delta": delta}) for delta in held)
+                yield token_events(held)
         else:  # the plan's relay: each token written as it comes
             tokens = client.stream_chat(prompt, result)
             deltas, first = tokens, FirstItem(tokens)
